@@ -1,0 +1,34 @@
+//! Compiles `proto/identity/v1/*.proto` with protox (pure Rust, so no system
+//! `protoc`), keeps the encoded descriptor set for server reflection and the
+//! `descriptor` subcommand, and generates the tonic servers and clients.
+
+use std::{env, fs, path::PathBuf};
+
+use prost_types::FileDescriptorSet;
+use protox::prost::Message;
+
+const PROTO_FILES: [&str; 4] = [
+    "proto/identity/v1/resources.proto",
+    "proto/identity/v1/account.proto",
+    "proto/identity/v1/token.proto",
+    "proto/identity/v1/admin.proto",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed=proto");
+
+    // Imports (google/protobuf/timestamp.proto) stay in the set: reflection
+    // clients and gateways need them to resolve our messages.
+    let descriptors: FileDescriptorSet = protox::compile(PROTO_FILES, ["proto"])?;
+    let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+    fs::write(
+        out_dir.join("identity_descriptor.bin"),
+        descriptors.encode_to_vec(),
+    )?;
+
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        .compile_fds(descriptors)?;
+    Ok(())
+}

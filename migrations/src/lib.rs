@@ -1,0 +1,35 @@
+//! The schema of `identity`, as an ordered list of SeaORM migrations. `serve`, `migrate`
+//! and the tests all run this one `Migrator`; no table is ever created from the entities.
+//!
+//! Every file creates one table with named indexes and foreign keys. Ids are uuids chosen
+//! by the application and times are `timestamp with time zone` written by the application,
+//! never database defaults, so SQLite and PostgreSQL store the same values. Applied
+//! migrations are history: change the schema with a new file, never by editing an old one.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_users;
+mod m20261125_000002_create_email_verification_tokens;
+mod m20261125_000003_create_password_reset_tokens;
+mod m20261125_000004_create_sessions;
+mod m20261125_000005_create_refresh_tokens;
+mod m20261125_000006_create_audit_events;
+mod m20261125_000007_create_email_outbox;
+
+/// Applies and reverts the migrations in order (`Migrator::up(&db, None)`).
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261125_000001_create_users::Migration),
+            Box::new(m20261125_000002_create_email_verification_tokens::Migration),
+            Box::new(m20261125_000003_create_password_reset_tokens::Migration),
+            Box::new(m20261125_000004_create_sessions::Migration),
+            Box::new(m20261125_000005_create_refresh_tokens::Migration),
+            Box::new(m20261125_000006_create_audit_events::Migration),
+            Box::new(m20261125_000007_create_email_outbox::Migration),
+        ]
+    }
+}

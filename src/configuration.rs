@@ -1,0 +1,503 @@
+//! Typed settings, loaded once in `main` from `IDENTITY_*` environment variables.
+//!
+//! `Settings::default()` is exactly DESIGN.md's defaults: a working development server
+//! with nothing installed. Each component receives its own slice by value; nothing reads
+//! the environment after start-up, and tests build `Settings` directly.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use lettre::message::Mailbox;
+use secrecy::SecretString;
+use url::Url;
+
+/// Everything the service can be configured with.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `IDENTITY_GRPC_ADDR`: where gRPC (and health, reflection) listens.
+    pub grpc_addr: SocketAddr,
+    /// `IDENTITY_DATABASE_URL`: `sqlite://…` or `postgres://…`; may hold a password.
+    pub database_url: SecretString,
+    /// `IDENTITY_DATABASE_MAX_CONNECTIONS`: pool size.
+    pub database_max_connections: u32,
+    /// `IDENTITY_DATA_DIR`: where generated development keys are kept.
+    pub data_dir: PathBuf,
+    /// Email delivery and links.
+    pub email: EmailSettings,
+    /// JWT issuance and validation.
+    pub jwt: JwtSettings,
+    /// Lifetimes of single-use tokens.
+    pub tokens: TokenSettings,
+    /// Argon2id cost and the hashing pool.
+    pub password_hashing: PasswordHashingSettings,
+    /// `IDENTITY_REDIS_URL`: shared rate-limit store; in-memory limits when unset.
+    pub redis_url: Option<SecretString>,
+    /// `IDENTITY_RATE_LIMITS`: `on` (default) or `off`.
+    pub rate_limits_enabled: bool,
+    /// `IDENTITY_METRICS_ADDR`: Prometheus exposition.
+    pub metrics_addr: SocketAddr,
+    /// `IDENTITY_CONSOLE_ADDR`: the operators' console; off when unset.
+    pub console_addr: Option<SocketAddr>,
+    /// `IDENTITY_LOG_FORMAT`: `pretty` or `json`; unset: pretty on a terminal, else JSON.
+    pub log_format: Option<LogFormat>,
+    /// `IDENTITY_ENUMERATION_PROTECTION`: hide whether an email is registered at Signup.
+    pub enumeration_protection: bool,
+    /// `IDENTITY_HEALTH_PROBE_INTERVAL_SECS`: how often database reachability is probed.
+    pub health_probe_interval: Duration,
+}
+
+/// Where emails go and what their links point at.
+#[derive(Clone, Debug)]
+pub struct EmailSettings {
+    /// `IDENTITY_SMTP_URL`: lettre URL form; unset writes `.eml` files instead.
+    pub smtp_url: Option<SecretString>,
+    /// `IDENTITY_MAIL_DIR`: where `.eml` files go when no SMTP server is set.
+    pub mail_dir: PathBuf,
+    /// `IDENTITY_EMAIL_FROM`: the sender mailbox.
+    pub from: Mailbox,
+    /// `IDENTITY_PUBLIC_URL`: base of the links in emails.
+    pub public_url: Url,
+    /// `IDENTITY_SMTP_TIMEOUT_SECS`: one delivery attempt gives up after this.
+    pub smtp_timeout: Duration,
+    /// `IDENTITY_OUTBOX_POLL_INTERVAL_MS`: how often the sender looks for due rows when idle.
+    pub outbox_poll_interval: Duration,
+    /// `IDENTITY_OUTBOX_LEASE_SECS`: how long a claimed row is reserved for one sender.
+    pub outbox_lease: Duration,
+    /// `IDENTITY_OUTBOX_RETRY_BASE_MS`: first retry delay; doubles per attempt.
+    pub outbox_retry_base: Duration,
+    /// `IDENTITY_OUTBOX_RETRY_MAX_SECS`: retry delays never exceed this.
+    pub outbox_retry_max: Duration,
+}
+
+/// Access-token signing and validation.
+#[derive(Clone, Debug)]
+pub struct JwtSettings {
+    /// `IDENTITY_JWT_ISSUER`: the `iss` claim.
+    pub issuer: String,
+    /// `IDENTITY_JWT_AUDIENCE`: the `aud` claim.
+    pub audience: String,
+    /// `IDENTITY_JWT_KEYS_DIR`: Ed25519 signing keys; a dev key under `data_dir` when unset.
+    pub keys_dir: Option<PathBuf>,
+    /// `IDENTITY_ACCESS_TOKEN_TTL_SECS`.
+    pub access_token_ttl: Duration,
+    /// `IDENTITY_JWT_LEEWAY_SECS`: clock-skew allowance when validating.
+    pub leeway: Duration,
+}
+
+/// Lifetimes of the single-use and refresh tokens.
+#[derive(Clone, Debug)]
+pub struct TokenSettings {
+    /// `IDENTITY_VERIFICATION_TOKEN_TTL_SECS`, counted from the sending of the email.
+    pub verification_token_ttl: Duration,
+    /// `IDENTITY_RESET_TOKEN_TTL_SECS`, counted from the sending of the email.
+    pub reset_token_ttl: Duration,
+    /// `IDENTITY_REFRESH_TOKEN_TTL_SECS`.
+    pub refresh_token_ttl: Duration,
+    /// `IDENTITY_REFRESH_REUSE_GRACE_SECS`: 0 is strict rotation.
+    pub refresh_reuse_grace: Duration,
+}
+
+/// Argon2id parameters (OWASP defaults) and the size of the hashing pool.
+#[derive(Clone, Debug)]
+pub struct PasswordHashingSettings {
+    /// `IDENTITY_ARGON2_MEMORY_KIB`.
+    pub memory_kib: u32,
+    /// `IDENTITY_ARGON2_ITERATIONS`.
+    pub iterations: u32,
+    /// `IDENTITY_ARGON2_PARALLELISM`.
+    pub parallelism: u32,
+    /// `IDENTITY_HASHING_CONCURRENCY`: hashes run at once; defaults to the core count.
+    pub max_concurrency: usize,
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        match raw {
+            "pretty" => Ok(Self::Pretty),
+            "json" => Ok(Self::Json),
+            other => Err(format!("expected `pretty` or `json`, got `{other}`")),
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            database_url: SecretString::from("sqlite://identity.db?mode=rwc"),
+            database_max_connections: 10,
+            data_dir: PathBuf::from("data"),
+            email: EmailSettings {
+                smtp_url: None,
+                mail_dir: PathBuf::from("mail"),
+                from: Mailbox::new(
+                    Some("identity".to_owned()),
+                    lettre::Address::new("no-reply", "localhost")
+                        .unwrap_or_else(|_| unreachable!("a constant, valid address")),
+                ),
+                public_url: Url::parse("http://localhost:3000")
+                    .unwrap_or_else(|_| unreachable!("a constant, valid URL")),
+                smtp_timeout: Duration::from_secs(10),
+                outbox_poll_interval: Duration::from_millis(500),
+                outbox_lease: Duration::from_secs(60),
+                outbox_retry_base: Duration::from_secs(2),
+                outbox_retry_max: Duration::from_secs(300),
+            },
+            jwt: JwtSettings {
+                issuer: "identity".to_owned(),
+                audience: "identity".to_owned(),
+                keys_dir: None,
+                access_token_ttl: Duration::from_secs(900),
+                leeway: Duration::ZERO,
+            },
+            tokens: TokenSettings {
+                verification_token_ttl: Duration::from_secs(600),
+                reset_token_ttl: Duration::from_secs(900),
+                refresh_token_ttl: Duration::from_secs(2_592_000),
+                refresh_reuse_grace: Duration::ZERO,
+            },
+            password_hashing: PasswordHashingSettings {
+                memory_kib: 19 * 1024,
+                iterations: 2,
+                parallelism: 1,
+                max_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
+            },
+            redis_url: None,
+            rate_limits_enabled: true,
+            metrics_addr: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            console_addr: None,
+            log_format: None,
+            enumeration_protection: false,
+            health_probe_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+/// A setting that could not be used; start-up stops and names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid value for {variable}: {reason}")]
+pub struct ConfigurationError {
+    pub variable: &'static str,
+    pub reason: String,
+}
+
+impl Settings {
+    /// Defaults overridden by every `IDENTITY_*` variable that is set.
+    ///
+    /// # Errors
+    /// The first variable whose value does not parse.
+    pub fn from_env() -> Result<Self, ConfigurationError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The same as [`Settings::from_env`] over any source of variables.
+    ///
+    /// # Errors
+    /// The first variable whose value does not parse.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigurationError> {
+        let source = Source { lookup: &lookup };
+        let mut s = Self::default();
+        source.parse("IDENTITY_GRPC_ADDR", &mut s.grpc_addr)?;
+        source.secret("IDENTITY_DATABASE_URL", &mut s.database_url);
+        source.parse(
+            "IDENTITY_DATABASE_MAX_CONNECTIONS",
+            &mut s.database_max_connections,
+        )?;
+        source.parse("IDENTITY_DATA_DIR", &mut s.data_dir)?;
+        source.optional_secret("IDENTITY_SMTP_URL", &mut s.email.smtp_url);
+        source.parse("IDENTITY_MAIL_DIR", &mut s.email.mail_dir)?;
+        source.parse("IDENTITY_EMAIL_FROM", &mut s.email.from)?;
+        source.parse("IDENTITY_PUBLIC_URL", &mut s.email.public_url)?;
+        source.secs("IDENTITY_SMTP_TIMEOUT_SECS", &mut s.email.smtp_timeout)?;
+        source.millis(
+            "IDENTITY_OUTBOX_POLL_INTERVAL_MS",
+            &mut s.email.outbox_poll_interval,
+        )?;
+        source.secs("IDENTITY_OUTBOX_LEASE_SECS", &mut s.email.outbox_lease)?;
+        source.millis(
+            "IDENTITY_OUTBOX_RETRY_BASE_MS",
+            &mut s.email.outbox_retry_base,
+        )?;
+        source.secs(
+            "IDENTITY_OUTBOX_RETRY_MAX_SECS",
+            &mut s.email.outbox_retry_max,
+        )?;
+        source.parse("IDENTITY_JWT_ISSUER", &mut s.jwt.issuer)?;
+        source.parse("IDENTITY_JWT_AUDIENCE", &mut s.jwt.audience)?;
+        source.optional("IDENTITY_JWT_KEYS_DIR", &mut s.jwt.keys_dir)?;
+        source.secs(
+            "IDENTITY_ACCESS_TOKEN_TTL_SECS",
+            &mut s.jwt.access_token_ttl,
+        )?;
+        source.secs("IDENTITY_JWT_LEEWAY_SECS", &mut s.jwt.leeway)?;
+        source.secs(
+            "IDENTITY_VERIFICATION_TOKEN_TTL_SECS",
+            &mut s.tokens.verification_token_ttl,
+        )?;
+        source.secs(
+            "IDENTITY_RESET_TOKEN_TTL_SECS",
+            &mut s.tokens.reset_token_ttl,
+        )?;
+        source.secs(
+            "IDENTITY_REFRESH_TOKEN_TTL_SECS",
+            &mut s.tokens.refresh_token_ttl,
+        )?;
+        source.secs(
+            "IDENTITY_REFRESH_REUSE_GRACE_SECS",
+            &mut s.tokens.refresh_reuse_grace,
+        )?;
+        source.parse(
+            "IDENTITY_ARGON2_MEMORY_KIB",
+            &mut s.password_hashing.memory_kib,
+        )?;
+        source.parse(
+            "IDENTITY_ARGON2_ITERATIONS",
+            &mut s.password_hashing.iterations,
+        )?;
+        source.parse(
+            "IDENTITY_ARGON2_PARALLELISM",
+            &mut s.password_hashing.parallelism,
+        )?;
+        source.parse(
+            "IDENTITY_HASHING_CONCURRENCY",
+            &mut s.password_hashing.max_concurrency,
+        )?;
+        source.optional_secret("IDENTITY_REDIS_URL", &mut s.redis_url);
+        source.switch("IDENTITY_RATE_LIMITS", &mut s.rate_limits_enabled)?;
+        source.parse("IDENTITY_METRICS_ADDR", &mut s.metrics_addr)?;
+        source.optional("IDENTITY_CONSOLE_ADDR", &mut s.console_addr)?;
+        source.optional("IDENTITY_LOG_FORMAT", &mut s.log_format)?;
+        source.switch(
+            "IDENTITY_ENUMERATION_PROTECTION",
+            &mut s.enumeration_protection,
+        )?;
+        source.secs(
+            "IDENTITY_HEALTH_PROBE_INTERVAL_SECS",
+            &mut s.health_probe_interval,
+        )?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    fn validate(&self) -> Result<(), ConfigurationError> {
+        let invalid = |variable, reason: &str| {
+            Err(ConfigurationError {
+                variable,
+                reason: reason.to_owned(),
+            })
+        };
+        if self.password_hashing.max_concurrency == 0 {
+            return invalid("IDENTITY_HASHING_CONCURRENCY", "must be at least 1");
+        }
+        if self.tokens.verification_token_ttl.is_zero() {
+            return invalid("IDENTITY_VERIFICATION_TOKEN_TTL_SECS", "must be at least 1");
+        }
+        if self.tokens.reset_token_ttl.is_zero() {
+            return invalid("IDENTITY_RESET_TOKEN_TTL_SECS", "must be at least 1");
+        }
+        if self.database_max_connections == 0 {
+            return invalid("IDENTITY_DATABASE_MAX_CONNECTIONS", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// Reads variables and parses them, naming the variable on failure.
+struct Source<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Source<'_> {
+    fn get(&self, variable: &str) -> Option<String> {
+        (self.lookup)(variable).filter(|value| !value.trim().is_empty())
+    }
+
+    fn value<T>(&self, variable: &'static str) -> Result<Option<T>, ConfigurationError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        self.get(variable)
+            .map(|raw| {
+                raw.trim()
+                    .parse()
+                    .map_err(|error: T::Err| ConfigurationError {
+                        variable,
+                        reason: error.to_string(),
+                    })
+            })
+            .transpose()
+    }
+
+    fn parse<T>(&self, variable: &'static str, target: &mut T) -> Result<(), ConfigurationError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        if let Some(value) = self.value(variable)? {
+            *target = value;
+        }
+        Ok(())
+    }
+
+    fn optional<T>(
+        &self,
+        variable: &'static str,
+        target: &mut Option<T>,
+    ) -> Result<(), ConfigurationError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        if let Some(value) = self.value(variable)? {
+            *target = Some(value);
+        }
+        Ok(())
+    }
+
+    fn secret(&self, variable: &'static str, target: &mut SecretString) {
+        if let Some(raw) = self.get(variable) {
+            *target = SecretString::from(raw.trim().to_owned());
+        }
+    }
+
+    fn optional_secret(&self, variable: &'static str, target: &mut Option<SecretString>) {
+        if let Some(raw) = self.get(variable) {
+            *target = Some(SecretString::from(raw.trim().to_owned()));
+        }
+    }
+
+    fn secs(
+        &self,
+        variable: &'static str,
+        target: &mut Duration,
+    ) -> Result<(), ConfigurationError> {
+        if let Some(secs) = self.value(variable)? {
+            *target = Duration::from_secs(secs);
+        }
+        Ok(())
+    }
+
+    fn millis(
+        &self,
+        variable: &'static str,
+        target: &mut Duration,
+    ) -> Result<(), ConfigurationError> {
+        if let Some(millis) = self.value(variable)? {
+            *target = Duration::from_millis(millis);
+        }
+        Ok(())
+    }
+
+    /// Accepts the spellings operators use for a flag: on/off, true/false, 1/0, yes/no.
+    fn switch(&self, variable: &'static str, target: &mut bool) -> Result<(), ConfigurationError> {
+        if let Some(raw) = self.get(variable) {
+            *target = match raw.trim().to_ascii_lowercase().as_str() {
+                "on" | "true" | "1" | "yes" => true,
+                "off" | "false" | "0" | "no" => false,
+                other => {
+                    return Err(ConfigurationError {
+                        variable,
+                        reason: format!("expected on/off or true/false, got `{other}`"),
+                    });
+                }
+            };
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use secrecy::ExposeSecret;
+    use std::collections::HashMap;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigurationError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_design() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.grpc_addr.to_string(), "127.0.0.1:50051");
+        assert_eq!(
+            s.database_url.expose_secret(),
+            "sqlite://identity.db?mode=rwc"
+        );
+        assert!(s.email.smtp_url.is_none());
+        assert_eq!(s.email.mail_dir, PathBuf::from("mail"));
+        assert_eq!(s.email.from.to_string(), "identity <no-reply@localhost>");
+        assert_eq!(s.email.public_url.as_str(), "http://localhost:3000/");
+        assert_eq!(s.tokens.verification_token_ttl, Duration::from_secs(600));
+        assert_eq!(s.tokens.reset_token_ttl, Duration::from_secs(900));
+        assert_eq!(s.jwt.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(s.tokens.refresh_token_ttl, Duration::from_secs(2_592_000));
+        assert_eq!(s.jwt.leeway, Duration::ZERO);
+        assert_eq!(s.tokens.refresh_reuse_grace, Duration::ZERO);
+        assert!(s.rate_limits_enabled);
+        assert!(!s.enumeration_protection);
+        assert_eq!(s.metrics_addr.to_string(), "127.0.0.1:9464");
+        assert!(s.console_addr.is_none());
+    }
+
+    #[test]
+    fn variables_override_defaults() {
+        let s = load(&[
+            ("IDENTITY_GRPC_ADDR", "0.0.0.0:6000"),
+            ("IDENTITY_SMTP_URL", "smtp://127.0.0.1:1025"),
+            ("IDENTITY_RATE_LIMITS", "off"),
+            ("IDENTITY_ENUMERATION_PROTECTION", "true"),
+            ("IDENTITY_VERIFICATION_TOKEN_TTL_SECS", "30"),
+            ("IDENTITY_LOG_FORMAT", "json"),
+            ("IDENTITY_CONSOLE_ADDR", "127.0.0.1:8081"),
+        ])
+        .unwrap();
+        assert_eq!(s.grpc_addr.port(), 6000);
+        assert_eq!(
+            s.email.smtp_url.unwrap().expose_secret(),
+            "smtp://127.0.0.1:1025"
+        );
+        assert!(!s.rate_limits_enabled);
+        assert!(s.enumeration_protection);
+        assert_eq!(s.tokens.verification_token_ttl, Duration::from_secs(30));
+        assert_eq!(s.log_format, Some(LogFormat::Json));
+        assert_eq!(s.console_addr.unwrap().port(), 8081);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        let cases = [
+            ("IDENTITY_GRPC_ADDR", "not-an-address"),
+            ("IDENTITY_PUBLIC_URL", "::"),
+            ("IDENTITY_EMAIL_FROM", "no at sign"),
+            ("IDENTITY_RATE_LIMITS", "maybe"),
+            ("IDENTITY_ACCESS_TOKEN_TTL_SECS", "-5"),
+            ("IDENTITY_LOG_FORMAT", "xml"),
+            ("IDENTITY_VERIFICATION_TOKEN_TTL_SECS", "0"),
+        ];
+        for (variable, value) in cases {
+            let error = load(&[(variable, value)]).expect_err(variable);
+            assert_eq!(error.variable, variable, "{value}");
+            assert!(error.to_string().contains(variable));
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Why a raw value was refused. The transport turns each into a field violation with
+//! the reason DESIGN.md names; the `Display` text is the violation's description.
+
+/// A value that did not parse into a domain type.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    #[error("is required")]
+    FieldRequired,
+    #[error("is not a valid email address")]
+    EmailInvalid,
+    #[error("must be at least {min} characters long")]
+    PasswordTooShort { min: usize },
+    #[error("must be at most {max} characters long")]
+    PasswordTooLong { max: usize },
+    #[error("is too easy to guess: {feedback}")]
+    PasswordTooWeak { feedback: String },
+    #[error("is not a token this service issued")]
+    TokenMalformed,
+}

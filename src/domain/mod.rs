@@ -1,0 +1,16 @@
+//! Domain types: values that are valid by construction (parse, don't validate).
+//! Pure: no database, no network, no tonic.
+
+pub mod client_info;
+pub mod email_address;
+pub mod input_error;
+pub mod opaque_token;
+pub mod password;
+pub mod user;
+
+pub use client_info::ClientInfo;
+pub use email_address::EmailAddress;
+pub use input_error::InputError;
+pub use opaque_token::{OpaqueToken, TokenHash};
+pub use password::{NewPassword, PasswordAttempt};
+pub use user::User;

@@ -1,0 +1,181 @@
+//! Passwords as they arrive: `NewPassword` (being set, so policed) and
+//! `PasswordAttempt` (being checked, so only bounded). Both are secrets: `Debug` hides them.
+//!
+//! Policy (NIST SP 800-63B, OWASP ASVS chapter 6): length counted in characters after
+//! Unicode NFKC normalisation, so the same password typed on two keyboards hashes alike;
+//! never truncated; no composition rules; guessable passwords refused by zxcvbn.
+
+use secrecy::{ExposeSecret, SecretString};
+use unicode_normalization::UnicodeNormalization;
+use zxcvbn::Score;
+
+use super::{EmailAddress, InputError};
+
+/// Fewest characters a new password may have.
+pub const MIN_CHARS: usize = 8;
+/// Most characters a new password may have.
+pub const MAX_CHARS: usize = 128;
+/// Checked on the raw bytes before anything else, so a megabyte "password" costs nothing:
+/// Argon2 and zxcvbn both scale with input length.
+pub const MAX_BYTES: usize = 1024;
+/// zxcvbn's "safely unguessable" tier: about 10^10 guesses or more.
+const MIN_SCORE: Score = Score::Three;
+
+/// A password that meets the policy, NFKC-normalised, ready to hash.
+pub struct NewPassword(SecretString);
+
+impl NewPassword {
+    /// Applies the policy. `email`, when known, counts as guessable material.
+    ///
+    /// # Errors
+    /// `FieldRequired`, `PasswordTooShort`, `PasswordTooLong` or `PasswordTooWeak`.
+    pub fn parse(raw: &str, email: Option<&EmailAddress>) -> Result<Self, InputError> {
+        if raw.is_empty() {
+            return Err(InputError::FieldRequired);
+        }
+        let normalised = normalise(raw)?;
+        let length = normalised.chars().count();
+        if length < MIN_CHARS {
+            return Err(InputError::PasswordTooShort { min: MIN_CHARS });
+        }
+        if length > MAX_CHARS {
+            return Err(InputError::PasswordTooLong { max: MAX_CHARS });
+        }
+        let hints: Vec<&str> = email.map_or_else(Vec::new, |e| vec![e.as_str(), e.local_part()]);
+        let estimate = zxcvbn::zxcvbn(&normalised, &hints);
+        if estimate.score() < MIN_SCORE {
+            return Err(InputError::PasswordTooWeak {
+                feedback: feedback(&estimate),
+            });
+        }
+        Ok(Self(SecretString::from(normalised)))
+    }
+
+    /// The normalised password, for the hasher only.
+    pub fn expose_secret(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+/// A password presented for checking (login, current password). No strength rules:
+/// refusing an old weak password at login would lock its owner out.
+pub struct PasswordAttempt(SecretString);
+
+impl PasswordAttempt {
+    /// # Errors
+    /// `FieldRequired` when empty, `PasswordTooLong` past the byte cap.
+    pub fn parse(raw: &str) -> Result<Self, InputError> {
+        if raw.is_empty() {
+            return Err(InputError::FieldRequired);
+        }
+        Ok(Self(SecretString::from(normalise(raw)?)))
+    }
+
+    /// The normalised password, for the hasher only.
+    pub fn expose_secret(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+fn normalise(raw: &str) -> Result<String, InputError> {
+    if raw.len() > MAX_BYTES {
+        return Err(InputError::PasswordTooLong { max: MAX_CHARS });
+    }
+    Ok(raw.nfkc().collect())
+}
+
+fn feedback(estimate: &zxcvbn::Entropy) -> String {
+    let Some(feedback) = estimate.feedback() else {
+        return "choose a longer, less predictable password".to_owned();
+    };
+    let mut parts: Vec<String> = feedback
+        .warning()
+        .map(|w| w.to_string())
+        .into_iter()
+        .collect();
+    parts.extend(feedback.suggestions().iter().map(ToString::to_string));
+    if parts.is_empty() {
+        return "choose a longer, less predictable password".to_owned();
+    }
+    parts.join(" ")
+}
+
+impl std::fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewPassword([REDACTED])")
+    }
+}
+
+impl std::fmt::Debug for PasswordAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordAttempt([REDACTED])")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn reason(raw: &str) -> InputError {
+        NewPassword::parse(raw, None).err().unwrap()
+    }
+
+    #[test]
+    fn accepts_a_long_unpredictable_password() {
+        assert!(NewPassword::parse("correct horse battery staple", None).is_ok());
+        assert!(NewPassword::parse("vR7#kq2!Lm9@", None).is_ok());
+    }
+
+    #[test]
+    fn refuses_by_length_and_guessability() {
+        assert_eq!(reason(""), InputError::FieldRequired);
+        assert_eq!(reason("Xk9#q"), InputError::PasswordTooShort { min: 8 });
+        assert_eq!(
+            reason(&"ab1$".repeat(33)),
+            InputError::PasswordTooLong { max: 128 }
+        );
+        assert_eq!(
+            reason(&"x".repeat(2000)),
+            InputError::PasswordTooLong { max: 128 }
+        );
+        for weak in ["password", "12345678", "qwertyuiop", "iloveyou1"] {
+            assert!(
+                matches!(reason(weak), InputError::PasswordTooWeak { .. }),
+                "{weak}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_email_counts_as_guessable() {
+        let email = EmailAddress::parse("zanzibar.quokka@example.com").unwrap();
+        assert!(NewPassword::parse("zanzibar.quokka", None).is_ok());
+        assert!(matches!(
+            NewPassword::parse("zanzibar.quokka", Some(&email)),
+            Err(InputError::PasswordTooWeak { .. })
+        ));
+    }
+
+    #[test]
+    fn length_is_counted_in_characters_after_nfkc() {
+        // Seven characters are too few however many bytes they take.
+        assert_eq!(
+            reason("鸟语花香山高水"),
+            InputError::PasswordTooShort { min: 8 }
+        );
+        // The full-width and ASCII spellings normalise to the same secret.
+        let full_width =
+            NewPassword::parse("ｃｏｒｒｅｃｔ ｈｏｒｓｅ ｂａｔｔｅｒｙ", None).unwrap();
+        let ascii = NewPassword::parse("correct horse battery", None).unwrap();
+        assert_eq!(full_width.expose_secret(), ascii.expose_secret());
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let password = NewPassword::parse("correct horse battery staple", None).unwrap();
+        assert!(!format!("{password:?}").contains("horse"));
+        let attempt = PasswordAttempt::parse("hunter2").unwrap();
+        assert!(!format!("{attempt:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,241 @@
+//! The background sender: claims due outbox rows under a lease, mints the token at the
+//! moment of sending, renders, delivers, and records the outcome.
+//!
+//! Minting at send time is what makes an SMTP outage harmless: a row waiting an hour
+//! for the relay still gets a token whose TTL starts when the email actually leaves,
+//! and no secret ever rests in the outbox. A failed row is pushed back with
+//! exponential backoff, so it never blocks the rows behind it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use lettre::message::Mailbox;
+use sea_orm::{DatabaseConnection, DbErr};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use url::Url;
+
+use super::email_templates::{EmailTemplates, RenderedEmail, SecurityNotice};
+use super::mail_delivery::MailDelivery;
+use super::outbox::{OutboxWaker, kind};
+use crate::configuration::{EmailSettings, TokenSettings};
+use crate::domain::OpaqueToken;
+use crate::entities::email_outbox;
+use crate::repositories::{
+    email_outbox_repository, email_verification_token_repository, transaction, user_repository,
+};
+
+/// Delivers queued emails until shut down.
+#[derive(Clone)]
+pub struct OutboxSender {
+    db: DatabaseConnection,
+    templates: Arc<EmailTemplates>,
+    delivery: Arc<MailDelivery>,
+    email: EmailSettings,
+    tokens: TokenSettings,
+    waker: OutboxWaker,
+}
+
+/// A rendered email ready to go, or nothing left to send.
+enum Prepared {
+    Send {
+        email: RenderedEmail,
+        link: Option<String>,
+    },
+    Obsolete(&'static str),
+}
+
+impl OutboxSender {
+    pub fn new(
+        db: DatabaseConnection,
+        templates: Arc<EmailTemplates>,
+        delivery: Arc<MailDelivery>,
+        email: EmailSettings,
+        tokens: TokenSettings,
+        waker: OutboxWaker,
+    ) -> Self {
+        Self {
+            db,
+            templates,
+            delivery,
+            email,
+            tokens,
+            waker,
+        }
+    }
+
+    /// Sends due rows, then sleeps until woken or the poll interval passes.
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            loop {
+                match self.send_next_due().await {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(error) => {
+                        tracing::warn!(error = %error, "email outbox unavailable; retrying after the poll interval");
+                        break;
+                    }
+                }
+                if shutdown.is_cancelled() {
+                    return;
+                }
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = self.waker.woken() => {}
+                () = tokio::time::sleep(self.email.outbox_poll_interval) => {}
+            }
+        }
+    }
+
+    /// Claims and handles one due row; `false` when none is due.
+    ///
+    /// # Errors
+    /// The outbox itself could not be read or updated.
+    pub async fn send_next_due(&self) -> Result<bool, DbErr> {
+        let now = Utc::now();
+        let lease_until = now + to_chrono(self.email.outbox_lease);
+        let Some(row) = email_outbox_repository::claim_next_due(&self.db, now, lease_until).await?
+        else {
+            return Ok(false);
+        };
+        let span = tracing::info_span!("outbox.send", outbox_id = %row.id, kind = %row.kind, attempt = row.attempts);
+        let outcome = self.prepare(&row, now).instrument(span.clone()).await;
+        let outcome = match outcome {
+            Ok(Prepared::Send { email, link }) => self.deliver(&row, &email, link.as_deref()).await,
+            Ok(Prepared::Obsolete(why)) => {
+                tracing::info!(parent: &span, why, "outbox email no longer needed");
+                Ok(())
+            }
+            Err(error) => Err(error),
+        };
+        match outcome {
+            Ok(()) => email_outbox_repository::mark_sent(&self.db, row.id, Utc::now()).await?,
+            Err(error) => {
+                let retry_at = Utc::now() + to_chrono(self.backoff(row.attempts));
+                tracing::warn!(parent: &span, error = format!("{error:#}"), %retry_at, "email delivery failed; will retry");
+                email_outbox_repository::mark_failed(
+                    &self.db,
+                    row.id,
+                    &format!("{error:#}"),
+                    retry_at,
+                )
+                .await?;
+            }
+        }
+        Ok(true)
+    }
+
+    async fn prepare(
+        &self,
+        row: &email_outbox::Model,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Prepared> {
+        match row.kind.as_str() {
+            kind::VERIFICATION => self.prepare_verification(row, now).await,
+            kind::NOTICE => self.prepare_notice(row),
+            other => anyhow::bail!("unknown outbox email kind `{other}`"),
+        }
+    }
+
+    async fn prepare_verification(
+        &self,
+        row: &email_outbox::Model,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Prepared> {
+        let user_id = row.user_id.context("verification email without a user")?;
+        let ttl = self.tokens.verification_token_ttl;
+        let txn = transaction::begin_write(&self.db).await?;
+        let Some(user) = user_repository::find_by_id(&txn, user_id).await? else {
+            return Ok(Prepared::Obsolete("account deleted"));
+        };
+        if user.is_verified {
+            return Ok(Prepared::Obsolete("email already verified"));
+        }
+        let token = OpaqueToken::generate();
+        email_verification_token_repository::replace_for_user(
+            &txn,
+            user_id,
+            &token.hash(),
+            now,
+            now + to_chrono(ttl),
+        )
+        .await?;
+        txn.commit().await?;
+        let link = self.link("verify-email", &token);
+        let email = self
+            .templates
+            .verification(&link, ttl.as_secs().div_ceil(60))?;
+        Ok(Prepared::Send {
+            email,
+            link: Some(link),
+        })
+    }
+
+    fn prepare_notice(&self, row: &email_outbox::Model) -> anyhow::Result<Prepared> {
+        let field = |name: &str| {
+            row.payload
+                .get(name)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        let notice = SecurityNotice {
+            what: field("what").context("notice without `what`")?,
+            when: field("when").unwrap_or_default(),
+            ip_address: field("ip_address"),
+            advice: "If this was not you, reset your password now and sign out of every session."
+                .to_owned(),
+        };
+        Ok(Prepared::Send {
+            email: self.templates.security_notice(&notice)?,
+            link: None,
+        })
+    }
+
+    async fn deliver(
+        &self,
+        row: &email_outbox::Model,
+        email: &RenderedEmail,
+        link: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let to: Mailbox = row
+            .recipient
+            .parse()
+            .context("outbox recipient is not an address")?;
+        self.delivery.deliver(&self.email.from, &to, email).await?;
+        if let (true, Some(link)) = (self.delivery.writes_files(), link) {
+            // Development mode only (no SMTP configured): the link is the whole point of
+            // the log line, so a developer can click it.
+            tracing::info!(to = %row.recipient, %link, "email written to the mail directory");
+        }
+        Ok(())
+    }
+
+    /// `{PUBLIC_URL}/{path}?token=…`, keeping any path prefix of the public URL.
+    fn link(&self, path: &str, token: &OpaqueToken) -> String {
+        let mut url: Url = self.email.public_url.clone();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.pop_if_empty().push(path);
+        }
+        url.query_pairs_mut()
+            .clear()
+            .append_pair("token", token.expose_secret());
+        url.into()
+    }
+
+    fn backoff(&self, attempts: i32) -> Duration {
+        let exponent = u32::try_from(attempts.saturating_sub(1))
+            .unwrap_or(0)
+            .min(20);
+        self.email
+            .outbox_retry_base
+            .saturating_mul(1 << exponent)
+            .min(self.email.outbox_retry_max)
+    }
+}
+
+fn to_chrono(duration: Duration) -> chrono::TimeDelta {
+    chrono::TimeDelta::from_std(duration).unwrap_or(chrono::TimeDelta::MAX)
+}

@@ -1,0 +1,14 @@
+//! SeaORM entities, one per table of the `migration` crate, in SeaORM 2's dense form.
+//! Field names equal column names. Only `repositories` use these; the schema itself comes
+//! from the migrations, never from the entities.
+
+pub mod audit_event;
+pub mod email_outbox;
+pub mod email_verification_token;
+pub mod password_reset_token;
+pub mod refresh_token;
+pub mod session;
+pub mod user;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,90 @@
+//! `identity.v1.AccountService`: decode → service → encode, nothing else.
+
+use tonic::{Request, Response, Status};
+
+use super::status_mapping::not_implemented;
+use super::{request_context, request_decoding, response_encoding};
+use crate::proto;
+use crate::proto::account_service_server::AccountService as AccountRpc;
+use crate::services::AccountService;
+
+/// Serves AccountService over the account use cases.
+pub struct AccountHandler {
+    accounts: AccountService,
+}
+
+impl AccountHandler {
+    pub fn new(accounts: AccountService) -> Self {
+        Self { accounts }
+    }
+}
+
+#[tonic::async_trait]
+impl AccountRpc for AccountHandler {
+    #[tracing::instrument(name = "identity.v1.AccountService/Signup", skip_all)]
+    async fn signup(
+        &self,
+        request: Request<proto::SignupRequest>,
+    ) -> Result<Response<proto::SignupResponse>, Status> {
+        let client = request_context::client_info(&request);
+        let command = request_decoding::signup(request.into_inner())?;
+        let user = self.accounts.signup(command, &client).await?;
+        Ok(Response::new(proto::SignupResponse {
+            user: Some(response_encoding::user(&user)),
+        }))
+    }
+
+    #[tracing::instrument(name = "identity.v1.AccountService/VerifyEmail", skip_all)]
+    async fn verify_email(
+        &self,
+        request: Request<proto::VerifyEmailRequest>,
+    ) -> Result<Response<proto::VerifyEmailResponse>, Status> {
+        let client = request_context::client_info(&request);
+        let token = request_decoding::verify_email(request.get_ref())?;
+        let user = self.accounts.verify_email(token, &client).await?;
+        Ok(Response::new(proto::VerifyEmailResponse {
+            user: Some(response_encoding::user(&user)),
+        }))
+    }
+
+    #[tracing::instrument(name = "identity.v1.AccountService/ResendVerificationEmail", skip_all)]
+    async fn resend_verification_email(
+        &self,
+        request: Request<proto::ResendVerificationEmailRequest>,
+    ) -> Result<Response<proto::ResendVerificationEmailResponse>, Status> {
+        let client = request_context::client_info(&request);
+        let email = request_decoding::resend_verification_email(request.get_ref())?;
+        self.accounts
+            .resend_verification_email(email, &client)
+            .await?;
+        Ok(Response::new(proto::ResendVerificationEmailResponse {}))
+    }
+
+    async fn request_password_reset(
+        &self,
+        _request: Request<proto::RequestPasswordResetRequest>,
+    ) -> Result<Response<proto::RequestPasswordResetResponse>, Status> {
+        Err(not_implemented("RequestPasswordReset"))
+    }
+
+    async fn reset_password(
+        &self,
+        _request: Request<proto::ResetPasswordRequest>,
+    ) -> Result<Response<proto::ResetPasswordResponse>, Status> {
+        Err(not_implemented("ResetPassword"))
+    }
+
+    async fn change_password(
+        &self,
+        _request: Request<proto::ChangePasswordRequest>,
+    ) -> Result<Response<proto::ChangePasswordResponse>, Status> {
+        Err(not_implemented("ChangePassword"))
+    }
+
+    async fn get_account(
+        &self,
+        _request: Request<proto::GetAccountRequest>,
+    ) -> Result<Response<proto::GetAccountResponse>, Status> {
+        Err(not_implemented("GetAccount"))
+    }
+}

@@ -1,0 +1,65 @@
+//! The gRPC transport: handlers decode requests into domain commands, call a service
+//! and encode the result; `status_mapping` is the only place a `Status` is built.
+//! Health and reflection are served on the same port.
+
+pub mod account_handler;
+pub mod admin_handler;
+pub mod request_context;
+pub mod request_decoding;
+pub mod response_encoding;
+pub mod status_mapping;
+pub mod token_handler;
+
+use std::future::Future;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::pb::health_server::{Health, HealthServer};
+
+use crate::proto::account_service_server::AccountServiceServer;
+use crate::proto::admin_service_server::AdminServiceServer;
+use crate::proto::token_service_server::TokenServiceServer;
+use crate::services::AccountService;
+
+/// The use cases the handlers serve.
+pub struct GrpcServices {
+    pub accounts: AccountService,
+}
+
+/// Serves every service on `listener` until `shutdown` resolves, then lets in-flight
+/// RPCs finish.
+///
+/// # Errors
+/// Reflection could not be built or the server failed.
+pub async fn serve(
+    listener: TcpListener,
+    services: GrpcServices,
+    health: HealthServer<impl Health>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let reflection_v1 = reflection().build_v1().context("building reflection v1")?;
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .context("building reflection v1alpha")?;
+    Server::builder()
+        .trace_fn(|request| {
+            tracing::info_span!("grpc", method = %request.uri().path(), request_id = %uuid::Uuid::new_v4())
+        })
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(AccountServiceServer::new(account_handler::AccountHandler::new(services.accounts)))
+        .add_service(TokenServiceServer::new(token_handler::TokenHandler))
+        .add_service(AdminServiceServer::new(admin_handler::AdminHandler))
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
+        .await
+        .context("gRPC server failed")
+}
+
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+}

@@ -1,0 +1,291 @@
+//! The one place a `tonic::Status` is built. Reads like DESIGN.md's error table: the
+//! variant, not its text, decides code and reason. Every status carries
+//! `ErrorInfo { reason, domain: "identity" }`; INVALID_ARGUMENT adds `BadRequest`,
+//! RESOURCE_EXHAUSTED adds `RetryInfo`, INTERNAL and UNAVAILABLE add `RequestInfo`
+//! with an id that is also in the log line, so an operator can find the cause.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+use uuid::Uuid;
+
+use super::request_decoding::FieldViolations;
+use crate::domain::InputError;
+use crate::services::ServiceError;
+
+const DOMAIN: &str = "identity";
+
+/// DESIGN.md's reasons, and the two every service needs for its own failures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    EmailInvalid,
+    PasswordTooShort,
+    PasswordTooLong,
+    PasswordTooWeak,
+    TokenMalformed,
+    FieldRequired,
+    EmailTaken,
+    TokenNotFound,
+    UserNotFound,
+    SessionNotFound,
+    TokenUsed,
+    TokenExpired,
+    EmailNotVerified,
+    AlreadyVerified,
+    InvalidCredentials,
+    TokenInvalid,
+    SessionRevoked,
+    RefreshTokenInvalid,
+    RefreshTokenExpired,
+    RefreshTokenReused,
+    AccountDisabled,
+    NotStaff,
+    NotSuperuser,
+    RateLimited,
+    DatabaseUnavailable,
+    Internal,
+    NotImplemented,
+}
+
+impl Reason {
+    /// The exact string callers match on.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EmailInvalid => "EMAIL_INVALID",
+            Self::PasswordTooShort => "PASSWORD_TOO_SHORT",
+            Self::PasswordTooLong => "PASSWORD_TOO_LONG",
+            Self::PasswordTooWeak => "PASSWORD_TOO_WEAK",
+            Self::TokenMalformed => "TOKEN_MALFORMED",
+            Self::FieldRequired => "FIELD_REQUIRED",
+            Self::EmailTaken => "EMAIL_TAKEN",
+            Self::TokenNotFound => "TOKEN_NOT_FOUND",
+            Self::UserNotFound => "USER_NOT_FOUND",
+            Self::SessionNotFound => "SESSION_NOT_FOUND",
+            Self::TokenUsed => "TOKEN_USED",
+            Self::TokenExpired => "TOKEN_EXPIRED",
+            Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
+            Self::AlreadyVerified => "ALREADY_VERIFIED",
+            Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::TokenInvalid => "TOKEN_INVALID",
+            Self::SessionRevoked => "SESSION_REVOKED",
+            Self::RefreshTokenInvalid => "REFRESH_TOKEN_INVALID",
+            Self::RefreshTokenExpired => "REFRESH_TOKEN_EXPIRED",
+            Self::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
+            Self::AccountDisabled => "ACCOUNT_DISABLED",
+            Self::NotStaff => "NOT_STAFF",
+            Self::NotSuperuser => "NOT_SUPERUSER",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
+            Self::Internal => "INTERNAL",
+            Self::NotImplemented => "NOT_IMPLEMENTED",
+        }
+    }
+}
+
+impl From<ServiceError> for Status {
+    fn from(error: ServiceError) -> Self {
+        use Code::{
+            AlreadyExists, FailedPrecondition, NotFound, PermissionDenied, Unauthenticated,
+        };
+        use ServiceError as E;
+        match error {
+            E::InvalidField { field, error } => FieldViolations::single(field, error).into(),
+            E::EmailTaken => status(
+                AlreadyExists,
+                Reason::EmailTaken,
+                "an account with this email already exists",
+            ),
+            E::VerificationTokenNotFound => status(
+                NotFound,
+                Reason::TokenNotFound,
+                "this verification link is not valid; request a new one",
+            ),
+            E::VerificationTokenUsed => status(
+                FailedPrecondition,
+                Reason::TokenUsed,
+                "this verification link was already used",
+            ),
+            E::VerificationTokenExpired => status(
+                FailedPrecondition,
+                Reason::TokenExpired,
+                "this verification link has expired; request a new one",
+            ),
+            E::ResetTokenNotFound => status(
+                NotFound,
+                Reason::TokenNotFound,
+                "this password reset link is not valid; request a new one",
+            ),
+            E::ResetTokenUsed => status(
+                FailedPrecondition,
+                Reason::TokenUsed,
+                "this password reset link was already used",
+            ),
+            E::ResetTokenExpired => status(
+                FailedPrecondition,
+                Reason::TokenExpired,
+                "this password reset link has expired; request a new one",
+            ),
+            E::AlreadyVerified => status(
+                FailedPrecondition,
+                Reason::AlreadyVerified,
+                "this email address is already verified",
+            ),
+            E::InvalidCredentials => status(
+                Unauthenticated,
+                Reason::InvalidCredentials,
+                "email or password is incorrect",
+            ),
+            E::EmailNotVerified => status(
+                FailedPrecondition,
+                Reason::EmailNotVerified,
+                "verify your email address before logging in",
+            ),
+            E::AccountDisabled => status(
+                PermissionDenied,
+                Reason::AccountDisabled,
+                "this account is disabled",
+            ),
+            E::AccessTokenInvalid => status(
+                Unauthenticated,
+                Reason::TokenInvalid,
+                "the access token is not valid",
+            ),
+            E::AccessTokenExpired => status(
+                Unauthenticated,
+                Reason::TokenExpired,
+                "the access token has expired; refresh it",
+            ),
+            E::SessionRevoked => status(
+                Unauthenticated,
+                Reason::SessionRevoked,
+                "this session has been revoked; log in again",
+            ),
+            E::RefreshTokenInvalid => status(
+                Unauthenticated,
+                Reason::RefreshTokenInvalid,
+                "the refresh token is not valid; log in again",
+            ),
+            E::RefreshTokenExpired => status(
+                Unauthenticated,
+                Reason::RefreshTokenExpired,
+                "the refresh token has expired; log in again",
+            ),
+            E::RefreshTokenReused => status(
+                Unauthenticated,
+                Reason::RefreshTokenReused,
+                "this refresh token was already used; the session has been revoked",
+            ),
+            E::UserNotFound => status(NotFound, Reason::UserNotFound, "no such user"),
+            E::SessionNotFound => status(NotFound, Reason::SessionNotFound, "no such session"),
+            E::NotStaff => status(
+                PermissionDenied,
+                Reason::NotStaff,
+                "this operation needs a staff account",
+            ),
+            E::NotSuperuser => status(
+                PermissionDenied,
+                Reason::NotSuperuser,
+                "this operation needs a superuser account",
+            ),
+            E::RateLimited { retry_after } => rate_limited(retry_after),
+            E::DatabaseUnavailable(error) => unavailable(&error),
+            E::Unexpected(error) => internal(&error),
+        }
+    }
+}
+
+impl From<FieldViolations> for Status {
+    fn from(violations: FieldViolations) -> Self {
+        let violations = violations.into_inner();
+        let first = violations
+            .first()
+            .map_or(Reason::FieldRequired, |(_, error)| input_reason(error));
+        let message = violations
+            .iter()
+            .map(|(field, error)| format!("{field} {error}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let field_violations: Vec<FieldViolation> = violations
+            .iter()
+            .map(|(field, error)| FieldViolation {
+                field: (*field).to_owned(),
+                description: error.to_string(),
+                reason: input_reason(error).as_str().to_owned(),
+                localized_message: None,
+            })
+            .collect();
+        let mut details = error_info(first);
+        details.set_bad_request(field_violations);
+        Status::with_error_details(Code::InvalidArgument, message, details)
+    }
+}
+
+/// The reason a refused input gets in its field violation.
+pub fn input_reason(error: &InputError) -> Reason {
+    match error {
+        InputError::FieldRequired => Reason::FieldRequired,
+        InputError::EmailInvalid => Reason::EmailInvalid,
+        InputError::PasswordTooShort { .. } => Reason::PasswordTooShort,
+        InputError::PasswordTooLong { .. } => Reason::PasswordTooLong,
+        InputError::PasswordTooWeak { .. } => Reason::PasswordTooWeak,
+        InputError::TokenMalformed => Reason::TokenMalformed,
+    }
+}
+
+/// A status with only `ErrorInfo`.
+pub fn status(code: Code, reason: Reason, message: &str) -> Status {
+    Status::with_error_details(code, message, error_info(reason))
+}
+
+/// An RPC a later release implements.
+pub fn not_implemented(rpc: &str) -> Status {
+    status(
+        Code::Unimplemented,
+        Reason::NotImplemented,
+        &format!("{rpc} is not implemented yet"),
+    )
+}
+
+fn error_info(reason: Reason) -> ErrorDetails {
+    ErrorDetails::with_error_info(reason.as_str(), DOMAIN, HashMap::<String, String>::new())
+}
+
+fn rate_limited(retry_after: Duration) -> Status {
+    let mut details = error_info(Reason::RateLimited);
+    details.set_retry_info(Some(retry_after));
+    let message = format!(
+        "too many attempts; retry in {} s",
+        retry_after.as_secs().max(1)
+    );
+    Status::with_error_details(Code::ResourceExhausted, message, details)
+}
+
+fn unavailable(error: &sea_orm::DbErr) -> Status {
+    let request_id = Uuid::new_v4().to_string();
+    tracing::error!(%request_id, error = %error, "database unavailable");
+    let mut details = error_info(Reason::DatabaseUnavailable);
+    details.set_request_info(request_id, "");
+    Status::with_error_details(
+        Code::Unavailable,
+        "the database is unavailable; retry shortly",
+        details,
+    )
+}
+
+fn internal(error: &anyhow::Error) -> Status {
+    let request_id = Uuid::new_v4().to_string();
+    tracing::error!(%request_id, error = format!("{error:#}"), "internal error");
+    let mut details = error_info(Reason::Internal);
+    details.set_request_info(request_id, "");
+    Status::with_error_details(
+        Code::Internal,
+        "internal error; the request id is in the service log",
+        details,
+    )
+}
+
+#[cfg(test)]
+#[path = "status_mapping_tests.rs"]
+mod tests;

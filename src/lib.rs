@@ -1,0 +1,17 @@
+//! `identity`: a gRPC identity service. Layers point one way:
+//! `grpc` → `services` / `email` → `repositories` → `entities` → database.
+
+pub mod auth;
+pub mod cli;
+pub mod configuration;
+pub mod database;
+pub mod domain;
+pub mod email;
+pub mod entities;
+pub mod grpc;
+pub mod health_watcher;
+pub mod proto;
+pub mod repositories;
+pub mod services;
+pub mod startup;
+pub mod telemetry;

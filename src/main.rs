@@ -1,0 +1,95 @@
+//! `identity`: parse the command line, load settings, start logging, dispatch.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use identity::cli::{Cli, Command};
+use identity::configuration::Settings;
+use identity::startup::Application;
+use identity::{database, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("identity: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let subscriber = telemetry::subscriber(settings.log_format, "info", std::io::stderr);
+    if let Err(error) = telemetry::install(subscriber) {
+        eprintln!("identity: {error:#}");
+        return ExitCode::FAILURE;
+    }
+    match run(cli.command.unwrap_or(Command::Serve), settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "identity failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            let db = database::connect(&settings.database_url, 1)
+                .await
+                .context("connecting to the database")?;
+            database::migrate(&db)
+                .await
+                .context("applying migrations")?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Descriptor { out } => {
+            std::fs::write(&out, identity::proto::FILE_DESCRIPTOR_SET)
+                .with_context(|| format!("writing {}", out.display()))?;
+            tracing::info!(file = %out.display(), "descriptor set written");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings).await?;
+    let shutdown = app.shutdown_token();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested; finishing in-flight requests");
+        shutdown.cancel();
+    });
+    app.run_until_stopped().await
+}
+
+/// Ctrl-C or SIGTERM (what Kubernetes and docker send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,10 @@
+//! Repositories: free async functions over one table each, connection first, so they
+//! run on the pool or inside a caller's transaction. No business rules here: a
+//! conditional update reports who won, the service decides what that means.
+
+pub mod audit_event_repository;
+pub mod db_error;
+pub mod email_outbox_repository;
+pub mod email_verification_token_repository;
+pub mod transaction;
+pub mod user_repository;

@@ -1,0 +1,153 @@
+//! Account use cases: signup, email verification, resending the verification email.
+
+use chrono::Utc;
+use sea_orm::DatabaseConnection;
+use serde_json::json;
+
+use super::ServiceError;
+use super::audit_log::{self, AuditKind};
+use super::user_row::to_user;
+use crate::auth::PasswordHasher;
+use crate::domain::{ClientInfo, EmailAddress, NewPassword, OpaqueToken, User};
+use crate::email::outbox::{self, OutboxEmail, OutboxWaker};
+use crate::repositories::db_error::UniqueViolationExt;
+use crate::repositories::email_verification_token_repository::{
+    self as verification_tokens, Consumption,
+};
+use crate::repositories::{transaction, user_repository};
+
+/// A validated Signup request.
+#[derive(Debug)]
+pub struct SignupCommand {
+    pub email: EmailAddress,
+    pub password: NewPassword,
+}
+
+/// Account creation and email ownership.
+#[derive(Clone)]
+pub struct AccountService {
+    db: DatabaseConnection,
+    hasher: PasswordHasher,
+    outbox: OutboxWaker,
+}
+
+impl AccountService {
+    pub fn new(db: DatabaseConnection, hasher: PasswordHasher, outbox: OutboxWaker) -> Self {
+        Self { db, hasher, outbox }
+    }
+
+    /// Creates an unverified account and queues its verification email, atomically.
+    ///
+    /// # Errors
+    /// `EmailTaken`, `DatabaseUnavailable`, `Unexpected`.
+    #[tracing::instrument(skip_all, fields(user_id))]
+    pub async fn signup(
+        &self,
+        command: SignupCommand,
+        client: &ClientInfo,
+    ) -> Result<User, ServiceError> {
+        // Hash before opening the transaction: it takes the longest and needs no lock.
+        let password_hash = self.hasher.hash(&command.password).await?;
+        let now = Utc::now();
+        let txn = transaction::begin_write(&self.db).await?;
+        let row = user_repository::insert(&txn, &command.email, &password_hash, now)
+            .await
+            .on_unique_violation(|| ServiceError::EmailTaken)?;
+        tracing::Span::current().record("user_id", tracing::field::display(row.id));
+        // No token here: the sender mints it when the email actually goes out.
+        outbox::enqueue(&txn, OutboxEmail::verification(row.id, &command.email), now).await?;
+        audit_log::record(
+            &txn,
+            AuditKind::Signup,
+            Some(row.id),
+            client,
+            audit_log::no_metadata(),
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        self.outbox.wake();
+        to_user(row)
+    }
+
+    /// Uses a verification token and marks its account verified, in one transaction.
+    /// Of any number of concurrent calls with one token, exactly one succeeds.
+    ///
+    /// # Errors
+    /// `VerificationTokenNotFound`, `VerificationTokenUsed`, `VerificationTokenExpired`,
+    /// `AlreadyVerified`, `DatabaseUnavailable`, `Unexpected`.
+    #[tracing::instrument(skip_all)]
+    pub async fn verify_email(
+        &self,
+        token: OpaqueToken,
+        client: &ClientInfo,
+    ) -> Result<User, ServiceError> {
+        let now = Utc::now();
+        let txn = transaction::begin_write(&self.db).await?;
+        let user_id = match verification_tokens::consume(&txn, &token.hash(), now).await? {
+            Consumption::Consumed { user_id } => user_id,
+            Consumption::NotFound => return Err(ServiceError::VerificationTokenNotFound),
+            Consumption::AlreadyUsed => return Err(ServiceError::VerificationTokenUsed),
+            Consumption::Expired => return Err(ServiceError::VerificationTokenExpired),
+        };
+        let row = user_repository::find_by_id(&txn, user_id)
+            .await?
+            .ok_or(ServiceError::VerificationTokenNotFound)?;
+        if row.is_verified {
+            // Verified meanwhile (e.g. by a password reset); the rollback leaves the
+            // token as it was, which is harmless since it can no longer change anything.
+            return Err(ServiceError::AlreadyVerified);
+        }
+        user_repository::mark_verified(&txn, user_id, now).await?;
+        audit_log::record(
+            &txn,
+            AuditKind::EmailVerified,
+            Some(user_id),
+            client,
+            audit_log::no_metadata(),
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        to_user(
+            user_repository::find_by_id(&self.db, user_id)
+                .await?
+                .ok_or(ServiceError::UserNotFound)?,
+        )
+    }
+
+    /// Queues a new verification email for an existing, active, unverified account.
+    /// Answers the same for every email so that it reveals nothing.
+    ///
+    /// # Errors
+    /// `DatabaseUnavailable`, `Unexpected`.
+    #[tracing::instrument(skip_all)]
+    pub async fn resend_verification_email(
+        &self,
+        email: EmailAddress,
+        client: &ClientInfo,
+    ) -> Result<(), ServiceError> {
+        let now = Utc::now();
+        let txn = transaction::begin_write(&self.db).await?;
+        let Some(row) = user_repository::find_by_email(&txn, &email).await? else {
+            return Ok(());
+        };
+        if row.is_verified || !row.is_active {
+            return Ok(());
+        }
+        outbox::enqueue(&txn, OutboxEmail::verification(row.id, &email), now).await?;
+        let metadata = json!({ "reason": "resend" });
+        audit_log::record(
+            &txn,
+            AuditKind::VerificationEmailRequested,
+            Some(row.id),
+            client,
+            metadata,
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        self.outbox.wake();
+        Ok(())
+    }
+}

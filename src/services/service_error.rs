@@ -1,0 +1,79 @@
+//! `ServiceError`: every outcome of a use case that is not success, as facts. One enum
+//! because DESIGN.md has one reason table; `grpc::status_mapping` maps it exhaustively.
+
+use std::time::Duration;
+
+use sea_orm::DbErr;
+
+use crate::domain::InputError;
+use crate::repositories::db_error::is_connectivity_error;
+
+/// Why a use case did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Input that only the service can judge (e.g. a password guessable from the
+    /// account's email, known only after a lookup). `field` is the proto field name.
+    #[error("invalid {field}: {error}")]
+    InvalidField {
+        field: &'static str,
+        error: InputError,
+    },
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("verification token not found")]
+    VerificationTokenNotFound,
+    #[error("verification token already used")]
+    VerificationTokenUsed,
+    #[error("verification token expired")]
+    VerificationTokenExpired,
+    #[error("password reset token not found")]
+    ResetTokenNotFound,
+    #[error("password reset token already used")]
+    ResetTokenUsed,
+    #[error("password reset token expired")]
+    ResetTokenExpired,
+    #[error("email already verified")]
+    AlreadyVerified,
+    #[error("email or password is incorrect")]
+    InvalidCredentials,
+    #[error("email not verified")]
+    EmailNotVerified,
+    #[error("account disabled")]
+    AccountDisabled,
+    #[error("access token invalid")]
+    AccessTokenInvalid,
+    #[error("access token expired")]
+    AccessTokenExpired,
+    #[error("session revoked")]
+    SessionRevoked,
+    #[error("refresh token invalid")]
+    RefreshTokenInvalid,
+    #[error("refresh token expired")]
+    RefreshTokenExpired,
+    #[error("refresh token reused")]
+    RefreshTokenReused,
+    #[error("user not found")]
+    UserNotFound,
+    #[error("session not found")]
+    SessionNotFound,
+    #[error("caller is not staff")]
+    NotStaff,
+    #[error("caller is not a superuser")]
+    NotSuperuser,
+    #[error("rate limited")]
+    RateLimited { retry_after: Duration },
+    #[error("database unavailable")]
+    DatabaseUnavailable(#[source] DbErr),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<DbErr> for ServiceError {
+    fn from(error: DbErr) -> Self {
+        if is_connectivity_error(&error) {
+            Self::DatabaseUnavailable(error)
+        } else {
+            Self::Unexpected(anyhow::Error::new(error).context("database operation failed"))
+        }
+    }
+}

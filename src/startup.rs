@@ -1,0 +1,153 @@
+//! Wires the application: database, migrations, services, the gRPC server with health
+//! and reflection, and the background tasks. `build` binds first, so the port is known
+//! before serving (tests bind port 0 and read it back).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use sea_orm::DatabaseConnection;
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::auth::PasswordHasher;
+use crate::configuration::Settings;
+use crate::email::email_templates::EmailTemplates;
+use crate::email::mail_delivery::MailDelivery;
+use crate::email::{OutboxSender, OutboxWaker};
+use crate::grpc::{self, GrpcServices};
+use crate::services::AccountService;
+use crate::{database, health_watcher};
+
+/// A built, bound, not yet serving instance.
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    db: DatabaseConnection,
+    settings: Settings,
+    services: GrpcServices,
+    sender: OutboxSender,
+    shutdown: CancellationToken,
+}
+
+impl Application {
+    /// Connects, migrates, builds every component and binds the gRPC port.
+    ///
+    /// # Errors
+    /// The database, the mail transport or the port is unusable.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = database::connect(&settings.database_url, settings.database_max_connections)
+            .await
+            .context("connecting to the database (IDENTITY_DATABASE_URL)")?;
+        database::migrate(&db)
+            .await
+            .context("applying database migrations")?;
+
+        let hasher = PasswordHasher::new(&settings.password_hashing)?;
+        let waker = OutboxWaker::default();
+        let templates = Arc::new(EmailTemplates::new().context("loading email templates")?);
+        let delivery = Arc::new(mail_delivery(&settings).await?);
+        let sender = OutboxSender::new(
+            db.clone(),
+            templates,
+            delivery,
+            settings.email.clone(),
+            settings.tokens.clone(),
+            waker.clone(),
+        );
+        let services = GrpcServices {
+            accounts: AccountService::new(db.clone(), hasher, waker),
+        };
+
+        let listener = TcpListener::bind(settings.grpc_addr)
+            .await
+            .with_context(|| format!("binding IDENTITY_GRPC_ADDR {}", settings.grpc_addr))?;
+        let local_addr = listener.local_addr()?;
+        Ok(Self {
+            listener,
+            local_addr,
+            db,
+            settings,
+            services,
+            sender,
+            shutdown: CancellationToken::new(),
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The pool the services use.
+    pub fn database(&self) -> DatabaseConnection {
+        self.db.clone()
+    }
+
+    /// Cancelling it stops the server gracefully: in-flight RPCs finish, then the
+    /// background tasks stop.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        health_watcher::set_all(&reporter, ServingStatus::Serving).await;
+        let tasks = self.spawn_background_tasks(reporter);
+        tracing::info!(address = %self.local_addr, "identity serving gRPC");
+        let shutdown = self.shutdown.clone();
+        let served = grpc::serve(
+            self.listener,
+            self.services,
+            health_service,
+            shutdown.clone().cancelled_owned(),
+        )
+        .await;
+        shutdown.cancel();
+        for task in tasks {
+            let _ = task.await;
+        }
+        tracing::info!("identity stopped");
+        served
+    }
+
+    fn spawn_background_tasks(&self, reporter: HealthReporter) -> Vec<tokio::task::JoinHandle<()>> {
+        let sender = self.sender.clone();
+        let watcher = health_watcher::watch(
+            self.db.clone(),
+            reporter,
+            self.settings.health_probe_interval,
+            self.shutdown.clone(),
+        );
+        vec![
+            tokio::spawn(sender.run(self.shutdown.clone())),
+            tokio::spawn(watcher),
+        ]
+    }
+}
+
+async fn mail_delivery(settings: &Settings) -> anyhow::Result<MailDelivery> {
+    match &settings.email.smtp_url {
+        Some(url) => MailDelivery::smtp(url.expose_secret(), settings.email.smtp_timeout)
+            .context("IDENTITY_SMTP_URL is not a usable SMTP URL"),
+        None => {
+            let dir = settings.email.mail_dir.clone();
+            tracing::warn!(dir = %dir.display(), "IDENTITY_SMTP_URL unset: emails are written as .eml files");
+            MailDelivery::files(dir)
+                .await
+                .context("creating IDENTITY_MAIL_DIR")
+        }
+    }
+}

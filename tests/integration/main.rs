@@ -1,0 +1,23 @@
+//! One integration-test binary (one link step): the real server on a random port
+//! against a fresh database, a real SMTP listener, generated tonic clients.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+#[macro_use]
+mod database_test;
+mod smtp_capture;
+mod status_assertions;
+mod test_app;
+mod test_database;
+
+mod email_delivery;
+mod health;
+mod infra_selftest;
+mod reflection;
+mod resend_verification_email;
+mod signup;
+mod verify_email;

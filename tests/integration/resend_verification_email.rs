@@ -1,0 +1,84 @@
+//! ResendVerificationEmail: always OK, mail only for existing unverified accounts.
+
+use std::time::Duration;
+
+use identity::proto::ResendVerificationEmailRequest;
+use tonic::Code;
+
+use crate::status_assertions::assert_field_violation;
+use crate::test_app::{STRONG_PASSWORD, spawn_app};
+use crate::test_database::Backend;
+
+fn resend(email: &str) -> ResendVerificationEmailRequest {
+    ResendVerificationEmailRequest {
+        email: email.into(),
+    }
+}
+
+database_test!(resend_for_an_unknown_email_answers_ok_and_sends_nothing);
+async fn resend_for_an_unknown_email_answers_ok_and_sends_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+
+    app.accounts
+        .clone()
+        .resend_verification_email(resend("nobody@example.com"))
+        .await
+        .unwrap();
+
+    app.smtp
+        .assert_no_email_to("nobody@example.com", Duration::from_millis(700))
+        .await;
+}
+
+database_test!(resend_for_a_verified_email_answers_ok_and_sends_nothing);
+async fn resend_for_a_verified_email_answers_ok_and_sends_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.verified_user("done@example.com", STRONG_PASSWORD).await;
+
+    app.accounts
+        .clone()
+        .resend_verification_email(resend("DONE@example.com"))
+        .await
+        .unwrap();
+
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        app.smtp.emails_to("done@example.com").len(),
+        1,
+        "only the signup email"
+    );
+}
+
+database_test!(resend_for_an_unverified_email_sends_a_new_link);
+async fn resend_for_an_unverified_email_sends_a_new_link(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.signup("again@example.com", STRONG_PASSWORD).await;
+    app.smtp.wait_for_email("again@example.com").await;
+
+    app.accounts
+        .clone()
+        .resend_verification_email(resend(" Again@Example.com"))
+        .await
+        .unwrap();
+
+    let emails = app.smtp.wait_for_emails("again@example.com", 2).await;
+    assert_ne!(
+        emails[0].token_from_link("verify-email"),
+        emails[1].token_from_link("verify-email")
+    );
+}
+
+database_test!(resend_refuses_an_invalid_email);
+async fn resend_refuses_an_invalid_email(backend: Backend) {
+    let app = spawn_app(backend).await;
+
+    let status = app
+        .accounts
+        .clone()
+        .resend_verification_email(resend("nope"))
+        .await
+        .unwrap_err();
+
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_field_violation(&status, "email", "EMAIL_INVALID");
+}

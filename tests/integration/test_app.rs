@@ -1,0 +1,171 @@
+//! `spawn_app`: the real server on a random port, a fresh database, a real SMTP listener
+//! owned by the test, and generated clients.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use identity::configuration::Settings;
+use identity::proto;
+use identity::proto::account_service_client::AccountServiceClient;
+use identity::proto::admin_service_client::AdminServiceClient;
+use identity::proto::token_service_client::TokenServiceClient;
+use identity::startup::Application;
+use sea_orm::DatabaseConnection;
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+use crate::smtp_capture::SmtpCapture;
+use crate::test_database::{Backend, TestDatabase};
+
+/// A password zxcvbn rates strong, for tests that need any valid one.
+pub const STRONG_PASSWORD: &str = "correct horse battery staple";
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    let format = Some(identity::configuration::LogFormat::Pretty);
+    let subscriber = if std::env::var("TEST_LOG").is_ok() {
+        identity::telemetry::subscriber(format, "info", std::io::stdout)
+    } else {
+        identity::telemetry::subscriber(format, "info", std::io::sink)
+    };
+    let _ = identity::telemetry::install(subscriber);
+});
+
+/// One running server and what a test needs to drive it.
+pub struct TestApp {
+    pub port: u16,
+    pub db: DatabaseConnection,
+    pub smtp: SmtpCapture,
+    pub settings: Settings,
+    pub accounts: AccountServiceClient<Channel>,
+    pub tokens: TokenServiceClient<Channel>,
+    pub admin: AdminServiceClient<Channel>,
+    pub channel: Channel,
+    shutdown: CancellationToken,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _database: TestDatabase,
+}
+
+/// Test settings: fresh database, port 0, the capture as SMTP relay, fast polling.
+pub fn test_settings(database: &TestDatabase, smtp: &SmtpCapture) -> Settings {
+    let mut settings = Settings::default();
+    settings.database_url = SecretString::from(database.url.clone());
+    settings.database_max_connections = 5;
+    settings.grpc_addr = "127.0.0.1:0".parse().expect("address");
+    settings.email.smtp_url = Some(SecretString::from(smtp.url()));
+    settings.email.smtp_timeout = Duration::from_secs(5);
+    settings.email.outbox_poll_interval = Duration::from_millis(50);
+    settings.email.outbox_retry_base = Duration::from_millis(100);
+    settings.email.outbox_retry_max = Duration::from_millis(500);
+    settings.health_probe_interval = Duration::from_millis(200);
+    settings.password_hashing.max_concurrency = 2;
+    settings
+}
+
+/// A server with the test defaults.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// A server with the test defaults changed by `configure`.
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    LazyLock::force(&TRACING);
+    let database = TestDatabase::create(backend).await;
+    let smtp = SmtpCapture::start().await;
+    let mut settings = test_settings(&database, &smtp);
+    configure(&mut settings);
+    start(settings, smtp, database).await
+}
+
+async fn start(settings: Settings, smtp: SmtpCapture, database: TestDatabase) -> TestApp {
+    let app = Application::build(settings.clone())
+        .await
+        .expect("build the application");
+    let port = app.port();
+    let db = app.database();
+    let shutdown = app.shutdown_token();
+    let server = tokio::spawn(app.run_until_stopped());
+    let channel = Channel::from_shared(format!("http://127.0.0.1:{port}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect to the server");
+    TestApp {
+        port,
+        db,
+        smtp,
+        settings,
+        accounts: AccountServiceClient::new(channel.clone()),
+        tokens: TokenServiceClient::new(channel.clone()),
+        admin: AdminServiceClient::new(channel.clone()),
+        channel,
+        shutdown,
+        server: Some(server),
+        _database: database,
+    }
+}
+
+impl TestApp {
+    /// Signs up and returns the new (unverified) user.
+    pub async fn signup(&self, email: &str, password: &str) -> proto::User {
+        let request = proto::SignupRequest {
+            email: email.into(),
+            password: password.into(),
+        };
+        let response = self
+            .accounts
+            .clone()
+            .signup(request)
+            .await
+            .expect("signup succeeds");
+        response.into_inner().user.expect("signup returns the user")
+    }
+
+    /// The token of the newest verification email to `email`, waiting for `count` emails.
+    pub async fn verification_token(&self, email: &str, count: usize) -> String {
+        let emails = self.smtp.wait_for_emails(email, count).await;
+        emails
+            .last()
+            .expect("an email")
+            .token_from_link("verify-email")
+    }
+
+    /// Signs up and verifies through the emailed link.
+    pub async fn verified_user(&self, email: &str, password: &str) -> proto::User {
+        self.signup(email, password).await;
+        let token = self.verification_token(email, 1).await;
+        let request = proto::VerifyEmailRequest { token };
+        let response = self
+            .accounts
+            .clone()
+            .verify_email(request)
+            .await
+            .expect("verify succeeds");
+        response.into_inner().user.expect("verify returns the user")
+    }
+
+    /// The PostgreSQL database name of this app (its URL's path).
+    pub fn settings_database_name(&self) -> String {
+        use secrecy::ExposeSecret;
+        let url =
+            url::Url::parse(self.settings.database_url.expose_secret()).expect("database URL");
+        url.path().trim_start_matches('/').to_owned()
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server stopped cleanly");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
