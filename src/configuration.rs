@@ -205,9 +205,7 @@ impl Settings {
     ///
     /// # Errors
     /// The first variable whose value does not parse.
-    pub fn from_lookup(
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, ConfigurationError> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigurationError> {
         let source = Source { lookup: &lookup };
         let mut s = Self::default();
         source.parse("IDENTITY_GRPC_ADDR", &mut s.grpc_addr)?;
@@ -227,50 +225,26 @@ impl Settings {
             &mut s.email.outbox_poll_interval,
         )?;
         source.secs("IDENTITY_OUTBOX_LEASE_SECS", &mut s.email.outbox_lease)?;
-        source.millis(
-            "IDENTITY_OUTBOX_RETRY_BASE_MS",
-            &mut s.email.outbox_retry_base,
-        )?;
-        source.secs(
-            "IDENTITY_OUTBOX_RETRY_MAX_SECS",
-            &mut s.email.outbox_retry_max,
-        )?;
+        source.millis("IDENTITY_OUTBOX_RETRY_BASE_MS", &mut s.email.outbox_retry_base)?;
+        source.secs("IDENTITY_OUTBOX_RETRY_MAX_SECS", &mut s.email.outbox_retry_max)?;
         source.parse("IDENTITY_JWT_ISSUER", &mut s.jwt.issuer)?;
         source.parse("IDENTITY_JWT_AUDIENCE", &mut s.jwt.audience)?;
         source.optional("IDENTITY_JWT_KEYS_DIR", &mut s.jwt.keys_dir)?;
-        source.secs(
-            "IDENTITY_ACCESS_TOKEN_TTL_SECS",
-            &mut s.jwt.access_token_ttl,
-        )?;
+        source.secs("IDENTITY_ACCESS_TOKEN_TTL_SECS", &mut s.jwt.access_token_ttl)?;
         source.secs("IDENTITY_JWT_LEEWAY_SECS", &mut s.jwt.leeway)?;
         source.secs(
             "IDENTITY_VERIFICATION_TOKEN_TTL_SECS",
             &mut s.tokens.verification_token_ttl,
         )?;
-        source.secs(
-            "IDENTITY_RESET_TOKEN_TTL_SECS",
-            &mut s.tokens.reset_token_ttl,
-        )?;
-        source.secs(
-            "IDENTITY_REFRESH_TOKEN_TTL_SECS",
-            &mut s.tokens.refresh_token_ttl,
-        )?;
+        source.secs("IDENTITY_RESET_TOKEN_TTL_SECS", &mut s.tokens.reset_token_ttl)?;
+        source.secs("IDENTITY_REFRESH_TOKEN_TTL_SECS", &mut s.tokens.refresh_token_ttl)?;
         source.secs(
             "IDENTITY_REFRESH_REUSE_GRACE_SECS",
             &mut s.tokens.refresh_reuse_grace,
         )?;
-        source.parse(
-            "IDENTITY_ARGON2_MEMORY_KIB",
-            &mut s.password_hashing.memory_kib,
-        )?;
-        source.parse(
-            "IDENTITY_ARGON2_ITERATIONS",
-            &mut s.password_hashing.iterations,
-        )?;
-        source.parse(
-            "IDENTITY_ARGON2_PARALLELISM",
-            &mut s.password_hashing.parallelism,
-        )?;
+        source.parse("IDENTITY_ARGON2_MEMORY_KIB", &mut s.password_hashing.memory_kib)?;
+        source.parse("IDENTITY_ARGON2_ITERATIONS", &mut s.password_hashing.iterations)?;
+        source.parse("IDENTITY_ARGON2_PARALLELISM", &mut s.password_hashing.parallelism)?;
         source.parse(
             "IDENTITY_HASHING_CONCURRENCY",
             &mut s.password_hashing.max_concurrency,
@@ -280,10 +254,7 @@ impl Settings {
         source.parse("IDENTITY_METRICS_ADDR", &mut s.metrics_addr)?;
         source.optional("IDENTITY_CONSOLE_ADDR", &mut s.console_addr)?;
         source.optional("IDENTITY_LOG_FORMAT", &mut s.log_format)?;
-        source.switch(
-            "IDENTITY_ENUMERATION_PROTECTION",
-            &mut s.enumeration_protection,
-        )?;
+        source.switch("IDENTITY_ENUMERATION_PROTECTION", &mut s.enumeration_protection)?;
         source.secs(
             "IDENTITY_HEALTH_PROBE_INTERVAL_SECS",
             &mut s.health_probe_interval,
@@ -332,12 +303,10 @@ impl Source<'_> {
     {
         self.get(variable)
             .map(|raw| {
-                raw.trim()
-                    .parse()
-                    .map_err(|error: T::Err| ConfigurationError {
-                        variable,
-                        reason: error.to_string(),
-                    })
+                raw.trim().parse().map_err(|error: T::Err| ConfigurationError {
+                    variable,
+                    reason: error.to_string(),
+                })
             })
             .transpose()
     }
@@ -353,11 +322,7 @@ impl Source<'_> {
         Ok(())
     }
 
-    fn optional<T>(
-        &self,
-        variable: &'static str,
-        target: &mut Option<T>,
-    ) -> Result<(), ConfigurationError>
+    fn optional<T>(&self, variable: &'static str, target: &mut Option<T>) -> Result<(), ConfigurationError>
     where
         T: FromStr,
         T::Err: std::fmt::Display,
@@ -380,22 +345,14 @@ impl Source<'_> {
         }
     }
 
-    fn secs(
-        &self,
-        variable: &'static str,
-        target: &mut Duration,
-    ) -> Result<(), ConfigurationError> {
+    fn secs(&self, variable: &'static str, target: &mut Duration) -> Result<(), ConfigurationError> {
         if let Some(secs) = self.value(variable)? {
             *target = Duration::from_secs(secs);
         }
         Ok(())
     }
 
-    fn millis(
-        &self,
-        variable: &'static str,
-        target: &mut Duration,
-    ) -> Result<(), ConfigurationError> {
+    fn millis(&self, variable: &'static str, target: &mut Duration) -> Result<(), ConfigurationError> {
         if let Some(millis) = self.value(variable)? {
             *target = Duration::from_millis(millis);
         }
@@ -439,10 +396,7 @@ mod tests {
     fn defaults_match_the_design() {
         let s = load(&[]).unwrap();
         assert_eq!(s.grpc_addr.to_string(), "127.0.0.1:50051");
-        assert_eq!(
-            s.database_url.expose_secret(),
-            "sqlite://identity.db?mode=rwc"
-        );
+        assert_eq!(s.database_url.expose_secret(), "sqlite://identity.db?mode=rwc");
         assert!(s.email.smtp_url.is_none());
         assert_eq!(s.email.mail_dir, PathBuf::from("mail"));
         assert_eq!(s.email.from.to_string(), "identity <no-reply@localhost>");
@@ -472,10 +426,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s.grpc_addr.port(), 6000);
-        assert_eq!(
-            s.email.smtp_url.unwrap().expose_secret(),
-            "smtp://127.0.0.1:1025"
-        );
+        assert_eq!(s.email.smtp_url.unwrap().expose_secret(), "smtp://127.0.0.1:1025");
         assert!(!s.rate_limits_enabled);
         assert!(s.enumeration_protection);
         assert_eq!(s.tokens.verification_token_ttl, Duration::from_secs(30));

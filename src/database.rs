@@ -15,10 +15,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 ///
 /// # Errors
 /// The URL is malformed or the first connection fails.
-pub async fn connect(
-    url: &SecretString,
-    max_connections: u32,
-) -> Result<DatabaseConnection, DbErr> {
+pub async fn connect(url: &SecretString, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.expose_secret().to_owned());
     options
         .max_connections(max_connections)

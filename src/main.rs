@@ -40,9 +40,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let db = database::connect(&settings.database_url, 1)
                 .await
                 .context("connecting to the database")?;
-            database::migrate(&db)
-                .await
-                .context("applying migrations")?;
+            database::migrate(&db).await.context("applying migrations")?;
             tracing::info!("migrations applied");
             Ok(())
         }

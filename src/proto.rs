@@ -83,11 +83,7 @@ mod tests {
             ),
         ];
         for (service, rpcs) in expected {
-            assert_eq!(
-                methods_of(&set, service),
-                rpcs,
-                "RPCs of identity.v1.{service}"
-            );
+            assert_eq!(methods_of(&set, service), rpcs, "RPCs of identity.v1.{service}");
         }
     }
 

@@ -20,8 +20,7 @@ pub fn subscriber<Sink>(
 where
     Sink: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let format = format.unwrap_or(if std::io::stderr().is_terminal() {
         LogFormat::Pretty
     } else {
@@ -29,9 +28,7 @@ where
     });
     let registry = Registry::default().with(filter);
     match format {
-        LogFormat::Pretty => {
-            Box::new(registry.with(tracing_subscriber::fmt::layer().with_writer(sink)))
-        }
+        LogFormat::Pretty => Box::new(registry.with(tracing_subscriber::fmt::layer().with_writer(sink))),
         LogFormat::Json => Box::new(
             registry.with(
                 tracing_subscriber::fmt::layer()

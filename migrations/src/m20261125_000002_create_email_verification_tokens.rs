@@ -19,16 +19,11 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(EmailVerificationTokens::CreatedAt))
                     .col(timestamp_with_time_zone(EmailVerificationTokens::ExpiresAt))
                     .col(boolean(EmailVerificationTokens::IsUsed).default(false))
-                    .col(timestamp_with_time_zone_null(
-                        EmailVerificationTokens::UsedAt,
-                    ))
+                    .col(timestamp_with_time_zone_null(EmailVerificationTokens::UsedAt))
                     .foreign_key(
                         ForeignKey::create()
                             .name("fk_email_verification_tokens_user_id")
-                            .from(
-                                EmailVerificationTokens::Table,
-                                EmailVerificationTokens::UserId,
-                            )
+                            .from(EmailVerificationTokens::Table, EmailVerificationTokens::UserId)
                             .to(Users::Table, Users::Id)
                             .on_delete(ForeignKeyAction::Cascade),
                     )
@@ -58,11 +53,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .drop_table(
-                Table::drop()
-                    .table(EmailVerificationTokens::Table)
-                    .to_owned(),
-            )
+            .drop_table(Table::drop().table(EmailVerificationTokens::Table).to_owned())
             .await
     }
 }

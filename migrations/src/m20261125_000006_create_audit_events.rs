@@ -33,10 +33,7 @@ impl MigrationTrait for Migration {
         // The admin listing filters by user or by kind and pages newest first; the purge
         // deletes by age.
         let indexes = [
-            (
-                "idx_audit_events_user_id_created_at",
-                Some(AuditEvents::UserId),
-            ),
+            ("idx_audit_events_user_id_created_at", Some(AuditEvents::UserId)),
             ("idx_audit_events_kind_created_at", Some(AuditEvents::Kind)),
             ("idx_audit_events_created_at", None),
         ];

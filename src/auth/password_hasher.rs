@@ -80,9 +80,8 @@ impl PasswordHasher {
         let stored = stored.map_or_else(|| self.dummy_hash.to_string(), str::to_owned);
         let params = self.params.clone();
         self.run(move || {
-            let parsed = PasswordHash::new(&stored).map_err(|error| {
-                anyhow::anyhow!("stored password hash is not a PHC string: {error}")
-            })?;
+            let parsed = PasswordHash::new(&stored)
+                .map_err(|error| anyhow::anyhow!("stored password hash is not a PHC string: {error}"))?;
             let matches = argon2_with(&params)
                 .verify_password(secret.as_bytes(), &parsed)
                 .is_ok();
@@ -161,9 +160,7 @@ mod tests {
         let wrong = PasswordAttempt::parse("correct horse battery stable").unwrap();
         assert_eq!(
             hasher.verify(&right, Some(&hash)).await.unwrap(),
-            PasswordCheck::Matches {
-                needs_rehash: false
-            }
+            PasswordCheck::Matches { needs_rehash: false }
         );
         assert_eq!(
             hasher.verify(&wrong, Some(&hash)).await.unwrap(),

@@ -79,11 +79,7 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_addresses() {
-        for raw in [
-            "a@b.co",
-            "first.last+tag@sub.example.org",
-            "x_y-z@example.io",
-        ] {
+        for raw in ["a@b.co", "first.last+tag@sub.example.org", "x_y-z@example.io"] {
             assert!(EmailAddress::parse(raw).is_ok(), "{raw} should be accepted");
         }
     }

@@ -109,10 +109,7 @@ mod tests {
 
     #[test]
     fn refuses_malformed_tokens() {
-        assert_eq!(
-            OpaqueToken::parse(" ").err(),
-            Some(InputError::FieldRequired)
-        );
+        assert_eq!(OpaqueToken::parse(" ").err(), Some(InputError::FieldRequired));
         for raw in [
             "short",
             &"A".repeat(44),

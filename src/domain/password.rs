@@ -88,11 +88,7 @@ fn feedback(estimate: &zxcvbn::Entropy) -> String {
     let Some(feedback) = estimate.feedback() else {
         return "choose a longer, less predictable password".to_owned();
     };
-    let mut parts: Vec<String> = feedback
-        .warning()
-        .map(|w| w.to_string())
-        .into_iter()
-        .collect();
+    let mut parts: Vec<String> = feedback.warning().map(|w| w.to_string()).into_iter().collect();
     parts.extend(feedback.suggestions().iter().map(ToString::to_string));
     if parts.is_empty() {
         return "choose a longer, less predictable password".to_owned();
@@ -160,13 +156,9 @@ mod tests {
     #[test]
     fn length_is_counted_in_characters_after_nfkc() {
         // Seven characters are too few however many bytes they take.
-        assert_eq!(
-            reason("鸟语花香山高水"),
-            InputError::PasswordTooShort { min: 8 }
-        );
+        assert_eq!(reason("鸟语花香山高水"), InputError::PasswordTooShort { min: 8 });
         // The full-width and ASCII spellings normalise to the same secret.
-        let full_width =
-            NewPassword::parse("ｃｏｒｒｅｃｔ ｈｏｒｓｅ ｂａｔｔｅｒｙ", None).unwrap();
+        let full_width = NewPassword::parse("ｃｏｒｒｅｃｔ ｈｏｒｓｅ ｂａｔｔｅｒｙ", None).unwrap();
         let ascii = NewPassword::parse("correct horse battery", None).unwrap();
         assert_eq!(full_width.expose_secret(), ascii.expose_secret());
     }

@@ -95,28 +95,16 @@ impl EmailTemplates {
     ///
     /// # Errors
     /// Rendering failed (a template bug).
-    pub fn verification(
-        &self,
-        link: &str,
-        expires_in_minutes: u64,
-    ) -> Result<RenderedEmail, Error> {
+    pub fn verification(&self, link: &str, expires_in_minutes: u64) -> Result<RenderedEmail, Error> {
         let values = context! { link, validity => validity(expires_in_minutes) };
-        self.render(
-            "verification",
-            "Verify your email address".to_owned(),
-            values,
-        )
+        self.render("verification", "Verify your email address".to_owned(), values)
     }
 
     /// "Reset your password", with the `{PUBLIC_URL}/reset-password?token=…` link.
     ///
     /// # Errors
     /// Rendering failed (a template bug).
-    pub fn password_reset(
-        &self,
-        link: &str,
-        expires_in_minutes: u64,
-    ) -> Result<RenderedEmail, Error> {
+    pub fn password_reset(&self, link: &str, expires_in_minutes: u64) -> Result<RenderedEmail, Error> {
         let values = context! { link, validity => validity(expires_in_minutes) };
         self.render("password_reset", "Reset your password".to_owned(), values)
     }
@@ -140,28 +128,14 @@ impl EmailTemplates {
     /// Rendering failed (a template bug).
     pub fn signup_attempt_notice(&self, reset_link_hint: &str) -> Result<RenderedEmail, Error> {
         let subject = "Someone tried to sign up with your email address".to_owned();
-        self.render(
-            "signup_attempt",
-            subject,
-            context! { hint => reset_link_hint },
-        )
+        self.render("signup_attempt", subject, context! { hint => reset_link_hint })
     }
 
     fn render(&self, name: &str, subject: String, values: Value) -> Result<RenderedEmail, Error> {
         let values = context! { subject => &subject, ..values };
-        let text = self
-            .env
-            .get_template(&format!("{name}.txt"))?
-            .render(&values)?;
-        let html = self
-            .env
-            .get_template(&format!("{name}.html"))?
-            .render(&values)?;
-        Ok(RenderedEmail {
-            subject,
-            text,
-            html,
-        })
+        let text = self.env.get_template(&format!("{name}.txt"))?.render(&values)?;
+        let html = self.env.get_template(&format!("{name}.html"))?.render(&values)?;
+        Ok(RenderedEmail { subject, text, html })
     }
 }
 
@@ -178,16 +152,8 @@ fn validity(minutes: u64) -> String {
 /// Escapes the five characters Jinja2 (MarkupSafe) escapes. minijinja's default also
 /// escapes `/`, which turns every link's visible text into `http:&#x2f;&#x2f;…`; a `/`
 /// can neither close a quoted attribute nor open a tag, so leaving it is safe.
-fn escape_html_like_jinja(
-    out: &mut Output<'_>,
-    state: &State<'_, '_>,
-    value: &Value,
-) -> Result<(), Error> {
-    if state.auto_escape() != AutoEscape::Html
-        || value.is_safe()
-        || value.is_undefined()
-        || value.is_none()
-    {
+fn escape_html_like_jinja(out: &mut Output<'_>, state: &State<'_, '_>, value: &Value) -> Result<(), Error> {
+    if state.auto_escape() != AutoEscape::Html || value.is_safe() || value.is_undefined() || value.is_none() {
         return minijinja::escape_formatter(out, state, value);
     }
     let raw = value.to_string();
@@ -231,16 +197,8 @@ mod tests {
         let email = templates().verification(LINK, 10).unwrap();
 
         assert_eq!(email.subject, "Verify your email address");
-        assert!(
-            email.text.lines().any(|line| line == LINK),
-            "{}",
-            email.text
-        );
-        assert!(
-            email.html.contains(&format!("href=\"{LINK}\"")),
-            "{}",
-            email.html
-        );
+        assert!(email.text.lines().any(|line| line == LINK), "{}", email.text);
+        assert!(email.html.contains(&format!("href=\"{LINK}\"")), "{}", email.html);
         assert!(email.text.contains("10 minutes"));
         assert!(email.text.contains("did not sign up"));
         assert!(email.html.contains("<h1"), "the layout is applied");
@@ -252,11 +210,7 @@ mod tests {
         let email = templates().password_reset(link, 15).unwrap();
 
         assert_eq!(email.subject, "Reset your password");
-        assert!(
-            email.text.lines().any(|line| line == link),
-            "{}",
-            email.text
-        );
+        assert!(email.text.lines().any(|line| line == link), "{}", email.text);
         assert!(email.html.contains(link));
         assert!(email.text.contains("15 minutes"));
         assert!(email.text.contains("your password is unchanged"));
@@ -265,20 +219,14 @@ mod tests {
 
     #[test]
     fn security_notice_shows_the_ip_address_only_when_known() {
-        let with_ip = templates()
-            .security_notice(&notice(Some("203.0.113.7")))
-            .unwrap();
+        let with_ip = templates().security_notice(&notice(Some("203.0.113.7"))).unwrap();
         let without_ip = templates().security_notice(&notice(None)).unwrap();
 
         assert_eq!(with_ip.subject, "Your password was changed");
         assert!(with_ip.text.contains("When: 2025-01-02 03:04 UTC"));
         assert!(with_ip.text.contains("From IP address: 203.0.113.7"));
         assert!(with_ip.html.contains("203.0.113.7"));
-        assert!(
-            !without_ip.text.contains("IP address"),
-            "{}",
-            without_ip.text
-        );
+        assert!(!without_ip.text.contains("IP address"), "{}", without_ip.text);
         assert!(!without_ip.html.contains("IP address"));
         assert!(without_ip.html.contains("reset your password now"));
     }
@@ -289,11 +237,7 @@ mod tests {
         let email = templates().signup_attempt_notice(hint).unwrap();
 
         assert!(email.subject.contains("sign up"));
-        assert!(
-            email.text.lines().any(|line| line == hint),
-            "{}",
-            email.text
-        );
+        assert!(email.text.lines().any(|line| line == hint), "{}", email.text);
         assert!(email.html.contains(&format!("href=\"{hint}\"")));
     }
 
@@ -305,9 +249,7 @@ mod tests {
         assert!(email.text.contains(link));
         assert!(!email.html.contains("<script>"));
         assert!(
-            email
-                .html
-                .contains("token=a&amp;b=&lt;script&gt;&quot;&#x27;"),
+            email.html.contains("token=a&amp;b=&lt;script&gt;&quot;&#x27;"),
             "{}",
             email.html
         );

@@ -118,8 +118,7 @@ mod tests {
         RenderedEmail {
             subject: "Verify your email address".to_owned(),
             text: "Open this:\n\nhttp://localhost:3000/verify-email?token=abc\n".to_owned(),
-            html: "<p><a href=\"http://localhost:3000/verify-email?token=abc\">verify</a></p>"
-                .to_owned(),
+            html: "<p><a href=\"http://localhost:3000/verify-email?token=abc\">verify</a></p>".to_owned(),
         }
     }
 
@@ -149,10 +148,7 @@ mod tests {
             .map(|entry| entry.unwrap().path())
             .collect();
         assert_eq!(files.len(), 1, "{files:?}");
-        assert_eq!(
-            files[0].extension().and_then(|ext| ext.to_str()),
-            Some("eml")
-        );
+        assert_eq!(files[0].extension().and_then(|ext| ext.to_str()), Some("eml"));
         let content = std::fs::read_to_string(&files[0]).unwrap();
         assert!(
             content.contains("Subject: Verify your email address"),
@@ -171,8 +167,7 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         drop(listener);
         let delivery =
-            MailDelivery::smtp(&format!("smtp://127.0.0.1:{port}"), Duration::from_secs(2))
-                .unwrap();
+            MailDelivery::smtp(&format!("smtp://127.0.0.1:{port}"), Duration::from_secs(2)).unwrap();
         assert!(!delivery.writes_files());
         assert_eq!(delivery.mail_dir(), None);
 
@@ -187,10 +182,7 @@ mod tests {
         .await
         .expect("delivery gives up within the timeout");
 
-        assert!(
-            matches!(outcome, Err(DeliveryError::Smtp(_))),
-            "{outcome:?}"
-        );
+        assert!(matches!(outcome, Err(DeliveryError::Smtp(_))), "{outcome:?}");
     }
 
     #[test]

@@ -84,9 +84,7 @@ pub async fn enqueue(
         recipient: email.recipient.as_str(),
         payload: email.payload,
     };
-    email_outbox_repository::insert(db, row, now)
-        .await
-        .map(|_| ())
+    email_outbox_repository::insert(db, row, now).await.map(|_| ())
 }
 
 /// Wakes this instance's sender right after a commit, so an email does not wait for the

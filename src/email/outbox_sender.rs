@@ -97,11 +97,11 @@ impl OutboxSender {
     pub async fn send_next_due(&self) -> Result<bool, DbErr> {
         let now = Utc::now();
         let lease_until = now + to_chrono(self.email.outbox_lease);
-        let Some(row) = email_outbox_repository::claim_next_due(&self.db, now, lease_until).await?
-        else {
+        let Some(row) = email_outbox_repository::claim_next_due(&self.db, now, lease_until).await? else {
             return Ok(false);
         };
-        let span = tracing::info_span!("outbox.send", outbox_id = %row.id, kind = %row.kind, attempt = row.attempts);
+        let span =
+            tracing::info_span!("outbox.send", outbox_id = %row.id, kind = %row.kind, attempt = row.attempts);
         let outcome = self.prepare(&row, now).instrument(span.clone()).await;
         let outcome = match outcome {
             Ok(Prepared::Send { email, link }) => self.deliver(&row, &email, link.as_deref()).await,
@@ -116,23 +116,14 @@ impl OutboxSender {
             Err(error) => {
                 let retry_at = Utc::now() + to_chrono(self.backoff(row.attempts));
                 tracing::warn!(parent: &span, error = format!("{error:#}"), %retry_at, "email delivery failed; will retry");
-                email_outbox_repository::mark_failed(
-                    &self.db,
-                    row.id,
-                    &format!("{error:#}"),
-                    retry_at,
-                )
-                .await?;
+                email_outbox_repository::mark_failed(&self.db, row.id, &format!("{error:#}"), retry_at)
+                    .await?;
             }
         }
         Ok(true)
     }
 
-    async fn prepare(
-        &self,
-        row: &email_outbox::Model,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<Prepared> {
+    async fn prepare(&self, row: &email_outbox::Model, now: DateTime<Utc>) -> anyhow::Result<Prepared> {
         match row.kind.as_str() {
             kind::VERIFICATION => self.prepare_verification(row, now).await,
             kind::NOTICE => self.prepare_notice(row),
@@ -165,9 +156,7 @@ impl OutboxSender {
         .await?;
         txn.commit().await?;
         let link = self.link("verify-email", &token);
-        let email = self
-            .templates
-            .verification(&link, ttl.as_secs().div_ceil(60))?;
+        let email = self.templates.verification(&link, ttl.as_secs().div_ceil(60))?;
         Ok(Prepared::Send {
             email,
             link: Some(link),
@@ -175,18 +164,12 @@ impl OutboxSender {
     }
 
     fn prepare_notice(&self, row: &email_outbox::Model) -> anyhow::Result<Prepared> {
-        let field = |name: &str| {
-            row.payload
-                .get(name)
-                .and_then(|v| v.as_str())
-                .map(str::to_owned)
-        };
+        let field = |name: &str| row.payload.get(name).and_then(|v| v.as_str()).map(str::to_owned);
         let notice = SecurityNotice {
             what: field("what").context("notice without `what`")?,
             when: field("when").unwrap_or_default(),
             ip_address: field("ip_address"),
-            advice: "If this was not you, reset your password now and sign out of every session."
-                .to_owned(),
+            advice: "If this was not you, reset your password now and sign out of every session.".to_owned(),
         };
         Ok(Prepared::Send {
             email: self.templates.security_notice(&notice)?,
@@ -226,9 +209,7 @@ impl OutboxSender {
     }
 
     fn backoff(&self, attempts: i32) -> Duration {
-        let exponent = u32::try_from(attempts.saturating_sub(1))
-            .unwrap_or(0)
-            .min(20);
+        let exponent = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(20);
         self.email
             .outbox_retry_base
             .saturating_mul(1 << exponent)

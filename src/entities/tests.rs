@@ -4,8 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::{
-    audit_event, email_outbox, email_verification_token, password_reset_token, refresh_token,
-    session, user,
+    audit_event, email_outbox, email_verification_token, password_reset_token, refresh_token, session, user,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use migration::{Migrator, MigratorTrait};
@@ -59,8 +58,7 @@ async fn entities_fit_the_migrated_schema_on_postgres() {
 /// Microsecond precision: PostgreSQL keeps no more, so a model with nanoseconds would not
 /// compare equal to itself after a round trip.
 fn at(seconds: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(1_795_000_000 + seconds, 123_456_000)
-        .unwrap()
+    Utc.timestamp_opt(1_795_000_000 + seconds, 123_456_000).unwrap()
 }
 
 async fn exercise(db: &DatabaseConnection) {
@@ -161,13 +159,7 @@ where
     A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
     <A::Entity as EntityTrait>::Model: IntoActiveModel<A> + Into<M>,
 {
-    let inserted: M = model
-        .clone()
-        .into_active_model()
-        .insert(db)
-        .await
-        .unwrap()
-        .into();
+    let inserted: M = model.clone().into_active_model().insert(db).await.unwrap().into();
     assert_eq!(inserted, model);
 }
 
@@ -192,16 +184,8 @@ async fn assert_time_comparisons_follow_instants(db: &DatabaseConnection, expire
     let cases = [
         (whole_second, 0, "the same second, earlier fraction"),
         (expires, 0, "the exact instant"),
-        (
-            expires + Duration::microseconds(1),
-            1,
-            "one microsecond later",
-        ),
-        (
-            whole_second + Duration::seconds(1),
-            1,
-            "the next whole second",
-        ),
+        (expires + Duration::microseconds(1), 1, "one microsecond later"),
+        (whole_second + Duration::seconds(1), 1, "the next whole second"),
     ];
     for (now, expected, case) in cases {
         let expired = session::Entity::find()

@@ -54,9 +54,7 @@ impl AccountRpc for AccountHandler {
     ) -> Result<Response<proto::ResendVerificationEmailResponse>, Status> {
         let client = request_context::client_info(&request);
         let email = request_decoding::resend_verification_email(request.get_ref())?;
-        self.accounts
-            .resend_verification_email(email, &client)
-            .await?;
+        self.accounts.resend_verification_email(email, &client).await?;
         Ok(Response::new(proto::ResendVerificationEmailResponse {}))
     }
 

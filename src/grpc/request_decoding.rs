@@ -46,10 +46,7 @@ pub fn signup(request: proto::SignupRequest) -> Result<SignupCommand, FieldViola
     let mut violations = FieldViolations::default();
     let email = violations.check("email", EmailAddress::parse(&request.email));
     // The email, when valid, is guessable material for the strength estimator.
-    let password = violations.check(
-        "password",
-        NewPassword::parse(&request.password, email.as_ref()),
-    );
+    let password = violations.check("password", NewPassword::parse(&request.password, email.as_ref()));
     let command = email
         .zip(password)
         .map(|(email, password)| SignupCommand { email, password });

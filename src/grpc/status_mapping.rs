@@ -86,9 +86,7 @@ impl Reason {
 
 impl From<ServiceError> for Status {
     fn from(error: ServiceError) -> Self {
-        use Code::{
-            AlreadyExists, FailedPrecondition, NotFound, PermissionDenied, Unauthenticated,
-        };
+        use Code::{AlreadyExists, FailedPrecondition, NotFound, PermissionDenied, Unauthenticated};
         use ServiceError as E;
         match error {
             E::InvalidField { field, error } => FieldViolations::single(field, error).into(),
@@ -255,10 +253,7 @@ fn error_info(reason: Reason) -> ErrorDetails {
 fn rate_limited(retry_after: Duration) -> Status {
     let mut details = error_info(Reason::RateLimited);
     details.set_retry_info(Some(retry_after));
-    let message = format!(
-        "too many attempts; retry in {} s",
-        retry_after.as_secs().max(1)
-    );
+    let message = format!("too many attempts; retry in {} s", retry_after.as_secs().max(1));
     Status::with_error_details(Code::ResourceExhausted, message, details)
 }
 

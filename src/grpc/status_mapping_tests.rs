@@ -22,55 +22,31 @@ fn reason_of(status: &Status) -> String {
 fn every_service_error_maps_to_its_design_row() {
     let rows: Vec<(ServiceError, Code, &str)> = vec![
         (E::EmailTaken, Code::AlreadyExists, "EMAIL_TAKEN"),
-        (
-            E::VerificationTokenNotFound,
-            Code::NotFound,
-            "TOKEN_NOT_FOUND",
-        ),
+        (E::VerificationTokenNotFound, Code::NotFound, "TOKEN_NOT_FOUND"),
         (E::ResetTokenNotFound, Code::NotFound, "TOKEN_NOT_FOUND"),
         (E::UserNotFound, Code::NotFound, "USER_NOT_FOUND"),
         (E::SessionNotFound, Code::NotFound, "SESSION_NOT_FOUND"),
-        (
-            E::VerificationTokenUsed,
-            Code::FailedPrecondition,
-            "TOKEN_USED",
-        ),
+        (E::VerificationTokenUsed, Code::FailedPrecondition, "TOKEN_USED"),
         (E::ResetTokenUsed, Code::FailedPrecondition, "TOKEN_USED"),
         (
             E::VerificationTokenExpired,
             Code::FailedPrecondition,
             "TOKEN_EXPIRED",
         ),
-        (
-            E::ResetTokenExpired,
-            Code::FailedPrecondition,
-            "TOKEN_EXPIRED",
-        ),
+        (E::ResetTokenExpired, Code::FailedPrecondition, "TOKEN_EXPIRED"),
         (
             E::EmailNotVerified,
             Code::FailedPrecondition,
             "EMAIL_NOT_VERIFIED",
         ),
-        (
-            E::AlreadyVerified,
-            Code::FailedPrecondition,
-            "ALREADY_VERIFIED",
-        ),
+        (E::AlreadyVerified, Code::FailedPrecondition, "ALREADY_VERIFIED"),
         (
             E::InvalidCredentials,
             Code::Unauthenticated,
             "INVALID_CREDENTIALS",
         ),
-        (
-            E::AccessTokenInvalid,
-            Code::Unauthenticated,
-            "TOKEN_INVALID",
-        ),
-        (
-            E::AccessTokenExpired,
-            Code::Unauthenticated,
-            "TOKEN_EXPIRED",
-        ),
+        (E::AccessTokenInvalid, Code::Unauthenticated, "TOKEN_INVALID"),
+        (E::AccessTokenExpired, Code::Unauthenticated, "TOKEN_EXPIRED"),
         (E::SessionRevoked, Code::Unauthenticated, "SESSION_REVOKED"),
         (
             E::RefreshTokenInvalid,
@@ -87,11 +63,7 @@ fn every_service_error_maps_to_its_design_row() {
             Code::Unauthenticated,
             "REFRESH_TOKEN_REUSED",
         ),
-        (
-            E::AccountDisabled,
-            Code::PermissionDenied,
-            "ACCOUNT_DISABLED",
-        ),
+        (E::AccountDisabled, Code::PermissionDenied, "ACCOUNT_DISABLED"),
         (E::NotStaff, Code::PermissionDenied, "NOT_STAFF"),
         (E::NotSuperuser, Code::PermissionDenied, "NOT_SUPERUSER"),
         (
@@ -102,17 +74,11 @@ fn every_service_error_maps_to_its_design_row() {
             "RATE_LIMITED",
         ),
         (
-            E::DatabaseUnavailable(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::Internal(
-                "down".into(),
-            ))),
+            E::DatabaseUnavailable(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::Internal("down".into()))),
             Code::Unavailable,
             "DATABASE_UNAVAILABLE",
         ),
-        (
-            E::Unexpected(anyhow::anyhow!("boom")),
-            Code::Internal,
-            "INTERNAL",
-        ),
+        (E::Unexpected(anyhow::anyhow!("boom")), Code::Internal, "INTERNAL"),
     ];
     for (error, code, reason) in rows {
         let label = format!("{error:?}");
@@ -181,14 +147,8 @@ fn input_errors_map_to_their_reasons() {
     let rows = [
         (InputError::FieldRequired, "FIELD_REQUIRED"),
         (InputError::EmailInvalid, "EMAIL_INVALID"),
-        (
-            InputError::PasswordTooShort { min: 8 },
-            "PASSWORD_TOO_SHORT",
-        ),
-        (
-            InputError::PasswordTooLong { max: 128 },
-            "PASSWORD_TOO_LONG",
-        ),
+        (InputError::PasswordTooShort { min: 8 }, "PASSWORD_TOO_SHORT"),
+        (InputError::PasswordTooLong { max: 128 }, "PASSWORD_TOO_LONG"),
         (
             InputError::PasswordTooWeak {
                 feedback: String::new(),

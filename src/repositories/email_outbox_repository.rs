@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr,
-    EntityTrait, QueryFilter, Statement,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait,
+    QueryFilter, Statement,
 };
 use uuid::Uuid;
 
@@ -72,19 +72,12 @@ pub async fn claim_next_due(
     );
     let statement =
         Statement::from_sql_and_values(backend, sql, [lease_until.into(), now.into(), now.into()]);
-    email_outbox::Entity::find()
-        .from_raw_sql(statement)
-        .one(db)
-        .await
+    email_outbox::Entity::find().from_raw_sql(statement).one(db).await
 }
 
 /// Records a delivery.
 #[tracing::instrument(skip_all, fields(outbox_id = %id))]
-pub async fn mark_sent(
-    db: &impl ConnectionTrait,
-    id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+pub async fn mark_sent(db: &impl ConnectionTrait, id: Uuid, now: DateTime<Utc>) -> Result<(), DbErr> {
     email_outbox::Entity::update_many()
         .col_expr(email_outbox::Column::SentAt, Expr::value(Some(now)))
         .col_expr(
@@ -115,10 +108,7 @@ pub async fn mark_failed(
             email_outbox::Column::LastError,
             Expr::value(Some(error.to_owned())),
         )
-        .col_expr(
-            email_outbox::Column::NextAttemptAt,
-            Expr::value(next_attempt_at),
-        )
+        .col_expr(email_outbox::Column::NextAttemptAt, Expr::value(next_attempt_at))
         .filter(email_outbox::Column::Id.eq(id))
         .exec(db)
         .await?;

@@ -3,8 +3,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
 };
 use uuid::Uuid;
 
@@ -74,9 +73,7 @@ pub async fn consume(
         .await?;
     Ok(match row {
         None => Consumption::NotFound,
-        Some(row) if result.rows_affected == 1 => Consumption::Consumed {
-            user_id: row.user_id,
-        },
+        Some(row) if result.rows_affected == 1 => Consumption::Consumed { user_id: row.user_id },
         Some(row) if row.is_used => Consumption::AlreadyUsed,
         Some(_) => Consumption::Expired,
     })

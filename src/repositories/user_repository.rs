@@ -3,8 +3,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
 };
 use uuid::Uuid;
 
@@ -56,11 +55,7 @@ pub async fn find_by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<us
 
 /// Marks the email verified; `false` when no such user.
 #[tracing::instrument(skip_all, fields(user_id = %id))]
-pub async fn mark_verified(
-    db: &impl ConnectionTrait,
-    id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
+pub async fn mark_verified(db: &impl ConnectionTrait, id: Uuid, now: DateTime<Utc>) -> Result<bool, DbErr> {
     let result = user::Entity::update_many()
         .col_expr(user::Column::IsVerified, Expr::value(true))
         .col_expr(user::Column::UpdatedAt, Expr::value(now))

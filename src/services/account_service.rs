@@ -11,9 +11,7 @@ use crate::auth::PasswordHasher;
 use crate::domain::{ClientInfo, EmailAddress, NewPassword, OpaqueToken, User};
 use crate::email::outbox::{self, OutboxEmail, OutboxWaker};
 use crate::repositories::db_error::UniqueViolationExt;
-use crate::repositories::email_verification_token_repository::{
-    self as verification_tokens, Consumption,
-};
+use crate::repositories::email_verification_token_repository::{self as verification_tokens, Consumption};
 use crate::repositories::{transaction, user_repository};
 
 /// A validated Signup request.
@@ -41,11 +39,7 @@ impl AccountService {
     /// # Errors
     /// `EmailTaken`, `DatabaseUnavailable`, `Unexpected`.
     #[tracing::instrument(skip_all, fields(user_id))]
-    pub async fn signup(
-        &self,
-        command: SignupCommand,
-        client: &ClientInfo,
-    ) -> Result<User, ServiceError> {
+    pub async fn signup(&self, command: SignupCommand, client: &ClientInfo) -> Result<User, ServiceError> {
         // Hash before opening the transaction: it takes the longest and needs no lock.
         let password_hash = self.hasher.hash(&command.password).await?;
         let now = Utc::now();
@@ -77,11 +71,7 @@ impl AccountService {
     /// `VerificationTokenNotFound`, `VerificationTokenUsed`, `VerificationTokenExpired`,
     /// `AlreadyVerified`, `DatabaseUnavailable`, `Unexpected`.
     #[tracing::instrument(skip_all)]
-    pub async fn verify_email(
-        &self,
-        token: OpaqueToken,
-        client: &ClientInfo,
-    ) -> Result<User, ServiceError> {
+    pub async fn verify_email(&self, token: OpaqueToken, client: &ClientInfo) -> Result<User, ServiceError> {
         let now = Utc::now();
         let txn = transaction::begin_write(&self.db).await?;
         let user_id = match verification_tokens::consume(&txn, &token.hash(), now).await? {

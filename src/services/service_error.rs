@@ -14,10 +14,7 @@ pub enum ServiceError {
     /// Input that only the service can judge (e.g. a password guessable from the
     /// account's email, known only after a lookup). `field` is the proto field name.
     #[error("invalid {field}: {error}")]
-    InvalidField {
-        field: &'static str,
-        error: InputError,
-    },
+    InvalidField { field: &'static str, error: InputError },
     #[error("an account with this email already exists")]
     EmailTaken,
     #[error("verification token not found")]

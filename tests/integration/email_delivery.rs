@@ -29,11 +29,7 @@ async fn an_email_queued_while_smtp_is_down_arrives_when_it_returns(backend: Bac
         .await
         .unwrap();
     assert!(user.into_inner().user.unwrap().is_verified);
-    let row = email_outbox::Entity::find()
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = email_outbox::Entity::find().one(&app.db).await.unwrap().unwrap();
     assert!(row.sent_at.is_some());
 }
 

@@ -69,9 +69,7 @@ async fn health_follows_database_reachability() {
     // Really cut the service off: refuse new connections and kill the open ones.
     use sea_orm::ConnectionTrait;
     admin
-        .execute_unprepared(&format!(
-            "ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS false"
-        ))
+        .execute_unprepared(&format!("ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS false"))
         .await
         .unwrap();
     admin
@@ -83,9 +81,7 @@ async fn health_follows_database_reachability() {
     wait_for_all(&app, ServingStatus::NotServing).await;
 
     admin
-        .execute_unprepared(&format!(
-            "ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS true"
-        ))
+        .execute_unprepared(&format!("ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS true"))
         .await
         .unwrap();
     wait_for_all(&app, ServingStatus::Serving).await;

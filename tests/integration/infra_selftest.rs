@@ -37,10 +37,7 @@ fn email(to: &str, subject: &str, text: &str, html: &str) -> Message {
 #[tokio::test]
 async fn smtp_capture_receives_a_multipart_email_sent_by_lettre() {
     let capture = SmtpCapture::start().await;
-    assert_eq!(
-        capture.url(),
-        format!("smtp://127.0.0.1:{}", capture.port())
-    );
+    assert_eq!(capture.url(), format!("smtp://127.0.0.1:{}", capture.port()));
     let message = email(
         "Ada@Example.com",
         "Verify your email",
@@ -78,11 +75,7 @@ async fn smtp_capture_decodes_quoted_printable_links_and_dot_stuffed_lines() {
         received.raw
     );
     assert_eq!(received.token_from_link("verify-email"), token);
-    assert!(
-        received
-            .text_body()
-            .contains("\n.a line starting with a dot")
-    );
+    assert!(received.text_body().contains("\n.a line starting with a dot"));
     assert_eq!(received.subject(), "Vérification");
 }
 
@@ -93,15 +86,9 @@ async fn smtp_capture_stop_refuses_mail_and_start_again_accepts_it_on_the_same_p
     let mailer = transport(&capture);
 
     capture.stop().await;
-    let refused = mailer
-        .send(email("down@example.com", "one", "t", "h"))
-        .await;
+    let refused = mailer.send(email("down@example.com", "one", "t", "h")).await;
     assert!(refused.is_err(), "a send to a stopped capture succeeded");
-    assert!(
-        tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-    );
+    assert!(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err());
 
     capture.start_again().await;
     mailer
@@ -183,8 +170,8 @@ async fn smtp_capture_answers_a_pipelined_session_in_order() {
 
     let codes: Vec<&str> = replies.lines().map(|line| &line[..4]).collect();
     let expected = [
-        "220 ", "250-", "250-", "250-", "250 ", "250 ", "250 ", "250 ", "354 ", "250 ", "250 ",
-        "250 ", "221 ",
+        "220 ", "250-", "250-", "250-", "250 ", "250 ", "250 ", "250 ", "354 ", "250 ", "250 ", "250 ",
+        "221 ",
     ];
     assert_eq!(codes, expected, "replies:\n{replies}");
     let received = capture.wait_for_email("c@example.com").await;
@@ -257,10 +244,7 @@ async fn test_database_is_fresh_empty_and_reachable(backend: Backend) {
         }
     };
     let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            tables_sql,
-        ))
+        .query_one_raw(Statement::from_string(db.get_database_backend(), tables_sql))
         .await
         .unwrap()
         .unwrap();
@@ -279,9 +263,5 @@ async fn database_test_macro_supports_a_current_thread_runtime(backend: Backend)
         Backend::Sqlite => "sqlite://",
         Backend::Postgres => "postgres://",
     };
-    assert!(
-        database.url.starts_with(expected_scheme),
-        "{}",
-        database.url
-    );
+    assert!(database.url.starts_with(expected_scheme), "{}", database.url);
 }

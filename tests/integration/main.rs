@@ -17,6 +17,7 @@ mod test_database;
 mod email_delivery;
 mod health;
 mod infra_selftest;
+mod lifecycle;
 mod reflection;
 mod resend_verification_email;
 mod signup;

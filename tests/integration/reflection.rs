@@ -39,10 +39,7 @@ async fn reflection_v1_lists_every_service() {
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
     for expected in EXPECTED {
-        assert!(
-            names.iter().any(|n| n == expected),
-            "{expected} in {names:?}"
-        );
+        assert!(names.iter().any(|n| n == expected), "{expected} in {names:?}");
     }
     let _ = proto::FILE_DESCRIPTOR_SET;
 }
@@ -50,13 +47,12 @@ async fn reflection_v1_lists_every_service() {
 #[tokio::test]
 async fn reflection_v1alpha_lists_every_service() {
     let app = spawn_app(Backend::Sqlite).await;
-    let mut client =
-        v1alpha::server_reflection_client::ServerReflectionClient::new(app.channel.clone());
+    let mut client = v1alpha::server_reflection_client::ServerReflectionClient::new(app.channel.clone());
     let request = v1alpha::ServerReflectionRequest {
         host: String::new(),
-        message_request: Some(
-            v1alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
-        ),
+        message_request: Some(v1alpha::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
     };
 
     let mut responses = client
@@ -73,9 +69,6 @@ async fn reflection_v1alpha_lists_every_service() {
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
     for expected in EXPECTED {
-        assert!(
-            names.iter().any(|n| n == expected),
-            "{expected} in {names:?}"
-        );
+        assert!(names.iter().any(|n| n == expected), "{expected} in {names:?}");
     }
 }

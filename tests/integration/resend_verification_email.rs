@@ -10,9 +10,7 @@ use crate::test_app::{STRONG_PASSWORD, spawn_app};
 use crate::test_database::Backend;
 
 fn resend(email: &str) -> ResendVerificationEmailRequest {
-    ResendVerificationEmailRequest {
-        email: email.into(),
-    }
+    ResendVerificationEmailRequest { email: email.into() }
 }
 
 database_test!(resend_for_an_unknown_email_answers_ok_and_sends_nothing);

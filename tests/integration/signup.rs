@@ -14,9 +14,7 @@ database_test!(signup_creates_an_unverified_user_and_queues_a_verification_email
 async fn signup_creates_an_unverified_user_and_queues_a_verification_email(backend: Backend) {
     let app = spawn_app(backend).await;
 
-    let user = app
-        .signup("  Ada.Lovelace@Example.COM ", STRONG_PASSWORD)
-        .await;
+    let user = app.signup("  Ada.Lovelace@Example.COM ", STRONG_PASSWORD).await;
 
     assert_eq!(user.email, "ada.lovelace@example.com");
     assert!(!user.is_verified);
@@ -25,8 +23,7 @@ async fn signup_creates_an_unverified_user_and_queues_a_verification_email(backe
     assert!(user.date_joined.is_some() && user.last_login.is_none());
     let row = user::Entity::find().one(&app.db).await.unwrap().unwrap();
     assert!(
-        row.password_hash
-            .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        row.password_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
         "Argon2id at OWASP cost"
     );
     let email = app.smtp.wait_for_email("ada.lovelace@example.com").await;
@@ -48,11 +45,7 @@ async fn signup_refuses_the_same_email_in_another_case_or_with_whitespace(backen
     let app = spawn_app(backend).await;
     app.signup("grace@example.com", STRONG_PASSWORD).await;
 
-    for variant in [
-        "grace@example.com",
-        "GRACE@example.com",
-        "  Grace@Example.com\t",
-    ] {
+    for variant in ["grace@example.com", "GRACE@example.com", "  Grace@Example.com\t"] {
         let request = SignupRequest {
             email: variant.into(),
             password: STRONG_PASSWORD.into(),
@@ -68,20 +61,8 @@ async fn signup_reports_each_bad_input_with_its_reason_and_field(backend: Backen
     let app = spawn_app(backend).await;
     let long_email = format!("{}@example.com", "a".repeat(250));
     let cases = [
-        (
-            "",
-            STRONG_PASSWORD,
-            "email",
-            "FIELD_REQUIRED",
-            "missing email",
-        ),
-        (
-            "not-an-email",
-            STRONG_PASSWORD,
-            "email",
-            "EMAIL_INVALID",
-            "no @",
-        ),
+        ("", STRONG_PASSWORD, "email", "FIELD_REQUIRED", "missing email"),
+        ("not-an-email", STRONG_PASSWORD, "email", "EMAIL_INVALID", "no @"),
         (
             long_email.as_str(),
             STRONG_PASSWORD,

@@ -51,10 +51,7 @@ impl SmtpCapture {
     /// Binds `127.0.0.1:0` and starts accepting.
     pub async fn start() -> SmtpCapture {
         let listener = bind(0).expect("bind the SMTP capture listener on 127.0.0.1:0");
-        let port = listener
-            .local_addr()
-            .expect("SMTP capture local address")
-            .port();
+        let port = listener.local_addr().expect("SMTP capture local address").port();
         let (arrivals, _) = watch::channel(0);
         let mailbox = Arc::new(Mailbox {
             emails: Mutex::new(Vec::new()),

@@ -47,10 +47,7 @@ pub fn assert_field_violation(status: &Status, field: &str, reason: &str) {
     );
     let details = status.get_error_details();
     let Some(bad_request) = details.bad_request() else {
-        panic!(
-            "expected BadRequest details, found none\n{}",
-            describe(status)
-        );
+        panic!("expected BadRequest details, found none\n{}", describe(status));
     };
     let found = bad_request
         .field_violations
@@ -67,16 +64,10 @@ pub fn assert_field_violation(status: &Status, field: &str, reason: &str) {
 pub fn assert_retry_info(status: &Status) {
     let details = status.get_error_details();
     let Some(retry_info) = details.retry_info() else {
-        panic!(
-            "expected RetryInfo details, found none\n{}",
-            describe(status)
-        );
+        panic!("expected RetryInfo details, found none\n{}", describe(status));
     };
     let Some(delay) = retry_info.retry_delay else {
-        panic!(
-            "expected RetryInfo with a retry_delay\n{}",
-            describe(status)
-        );
+        panic!("expected RetryInfo with a retry_delay\n{}", describe(status));
     };
     assert!(
         !delay.is_zero(),

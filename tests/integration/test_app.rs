@@ -4,7 +4,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use identity::configuration::Settings;
+use identity::configuration::{EmailSettings, PasswordHashingSettings, Settings};
 use identity::proto;
 use identity::proto::account_service_client::AccountServiceClient;
 use identity::proto::admin_service_client::AdminServiceClient;
@@ -48,18 +48,26 @@ pub struct TestApp {
 
 /// Test settings: fresh database, port 0, the capture as SMTP relay, fast polling.
 pub fn test_settings(database: &TestDatabase, smtp: &SmtpCapture) -> Settings {
-    let mut settings = Settings::default();
-    settings.database_url = SecretString::from(database.url.clone());
-    settings.database_max_connections = 5;
-    settings.grpc_addr = "127.0.0.1:0".parse().expect("address");
-    settings.email.smtp_url = Some(SecretString::from(smtp.url()));
-    settings.email.smtp_timeout = Duration::from_secs(5);
-    settings.email.outbox_poll_interval = Duration::from_millis(50);
-    settings.email.outbox_retry_base = Duration::from_millis(100);
-    settings.email.outbox_retry_max = Duration::from_millis(500);
-    settings.health_probe_interval = Duration::from_millis(200);
-    settings.password_hashing.max_concurrency = 2;
-    settings
+    let defaults = Settings::default();
+    Settings {
+        database_url: SecretString::from(database.url.clone()),
+        database_max_connections: 5,
+        grpc_addr: "127.0.0.1:0".parse().expect("address"),
+        email: EmailSettings {
+            smtp_url: Some(SecretString::from(smtp.url())),
+            smtp_timeout: Duration::from_secs(5),
+            outbox_poll_interval: Duration::from_millis(50),
+            outbox_retry_base: Duration::from_millis(100),
+            outbox_retry_max: Duration::from_millis(500),
+            ..defaults.email.clone()
+        },
+        password_hashing: PasswordHashingSettings {
+            max_concurrency: 2,
+            ..defaults.password_hashing.clone()
+        },
+        health_probe_interval: Duration::from_millis(200),
+        ..defaults
+    }
 }
 
 /// A server with the test defaults.
@@ -124,10 +132,7 @@ impl TestApp {
     /// The token of the newest verification email to `email`, waiting for `count` emails.
     pub async fn verification_token(&self, email: &str, count: usize) -> String {
         let emails = self.smtp.wait_for_emails(email, count).await;
-        emails
-            .last()
-            .expect("an email")
-            .token_from_link("verify-email")
+        emails.last().expect("an email").token_from_link("verify-email")
     }
 
     /// Signs up and verifies through the emailed link.
@@ -147,8 +152,7 @@ impl TestApp {
     /// The PostgreSQL database name of this app (its URL's path).
     pub fn settings_database_name(&self) -> String {
         use secrecy::ExposeSecret;
-        let url =
-            url::Url::parse(self.settings.database_url.expose_secret()).expect("database URL");
+        let url = url::Url::parse(self.settings.database_url.expose_secret()).expect("database URL");
         url.path().trim_start_matches('/').to_owned()
     }
 

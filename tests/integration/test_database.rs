@@ -55,17 +55,15 @@ impl TestDatabase {
 
     async fn create_postgres() -> TestDatabase {
         let name = format!("identity_test_{}", uuid::Uuid::new_v4().simple());
-        let admin = connect_admin(CREATE_TIMEOUT).await.unwrap_or_else(|error| {
-            panic!("connect to PostgreSQL at {}: {error}", postgres_location())
-        });
+        let admin = connect_admin(CREATE_TIMEOUT)
+            .await
+            .unwrap_or_else(|error| panic!("connect to PostgreSQL at {}: {error}", postgres_location()));
         let created = admin
             .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
             .await;
         // Closing before checking the result so a failure does not leave the pool behind.
         admin.close().await.ok();
-        created.unwrap_or_else(|error| {
-            panic!("CREATE DATABASE {name} at {}: {error}", postgres_location())
-        });
+        created.unwrap_or_else(|error| panic!("CREATE DATABASE {name} at {}: {error}", postgres_location()));
         let mut url = admin_url();
         url.set_path(&format!("/{name}"));
         TestDatabase {
@@ -106,8 +104,7 @@ pub fn postgres_location() -> String {
 }
 
 fn admin_url() -> Url {
-    let raw =
-        std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+    let raw = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
     Url::parse(&raw).unwrap_or_else(|error| panic!("TEST_POSTGRES_URL is not a URL: {error}"))
 }
 

@@ -51,9 +51,7 @@ async fn verify_email_fails_with_token_used_when_called_twice(backend: Backend) 
     let token = app.verification_token("twice@example.com", 1).await;
     app.accounts
         .clone()
-        .verify_email(VerifyEmailRequest {
-            token: token.clone(),
-        })
+        .verify_email(VerifyEmailRequest { token: token.clone() })
         .await
         .unwrap();
 
@@ -93,9 +91,7 @@ async fn verify_email_refuses_unknown_and_malformed_tokens(backend: Backend) {
     let status = app
         .accounts
         .clone()
-        .verify_email(VerifyEmailRequest {
-            token: String::new(),
-        })
+        .verify_email(VerifyEmailRequest { token: String::new() })
         .await
         .unwrap_err();
     assert_field_violation(&status, "token", "FIELD_REQUIRED");
@@ -177,10 +173,7 @@ async fn a_token_for_an_account_verified_meanwhile_fails_with_already_verified(b
     app.signup("meanwhile@example.com", STRONG_PASSWORD).await;
     let token = app.verification_token("meanwhile@example.com", 1).await;
     identity::entities::user::Entity::update_many()
-        .col_expr(
-            identity::entities::user::Column::IsVerified,
-            Expr::value(true),
-        )
+        .col_expr(identity::entities::user::Column::IsVerified, Expr::value(true))
         .filter(identity::entities::user::Column::Email.eq("meanwhile@example.com"))
         .exec(&app.db)
         .await

@@ -21,28 +21,26 @@ impl CapturedEmail {
     /// The decoded `text/plain` part (quoted-printable or base64 undone).
     pub fn text_body(&self) -> String {
         let message = self.parsed();
-        let text =
-            message
-                .text_body
-                .iter()
-                .find_map(|id| match &message.parts.get(*id as usize)?.body {
-                    PartType::Text(text) => Some(text.to_string()),
-                    _ => None,
-                });
+        let text = message
+            .text_body
+            .iter()
+            .find_map(|id| match &message.parts.get(*id as usize)?.body {
+                PartType::Text(text) => Some(text.to_string()),
+                _ => None,
+            });
         text.unwrap_or_else(|| panic!("email has no text/plain part:\n{}", self.raw))
     }
 
     /// The decoded `text/html` part.
     pub fn html_body(&self) -> String {
         let message = self.parsed();
-        let html =
-            message
-                .html_body
-                .iter()
-                .find_map(|id| match &message.parts.get(*id as usize)?.body {
-                    PartType::Html(html) => Some(html.to_string()),
-                    _ => None,
-                });
+        let html = message
+            .html_body
+            .iter()
+            .find_map(|id| match &message.parts.get(*id as usize)?.body {
+                PartType::Html(html) => Some(html.to_string()),
+                _ => None,
+            });
         html.unwrap_or_else(|| panic!("email has no text/html part:\n{}", self.raw))
     }
 

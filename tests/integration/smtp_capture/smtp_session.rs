@@ -105,11 +105,7 @@ fn address_of(command: &str) -> String {
     let argument = command.split_once(':').map_or("", |(_, rest)| rest).trim();
     match (argument.find('<'), argument.find('>')) {
         (Some(open), Some(close)) if open < close => argument[open + 1..close].to_owned(),
-        _ => argument
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_owned(),
+        _ => argument.split_whitespace().next().unwrap_or_default().to_owned(),
     }
 }
 
