@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use identity::cli::{Cli, Command};
+use identity::cli::{Cli, Command, KeysCommand};
 use identity::configuration::Settings;
 use identity::startup::Application;
 use identity::{database, telemetry};
@@ -42,6 +42,13 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 .context("connecting to the database")?;
             database::migrate(&db).await.context("applying migrations")?;
             tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Generate { out },
+        } => {
+            let (path, kid) = identity::auth::signing_keys::generate_key_file(&out, chrono::Utc::now())?;
+            tracing::info!(file = %path.display(), %kid, "signing key written; it signs from the next start");
             Ok(())
         }
         Command::Descriptor { out } => {

@@ -13,13 +13,13 @@ use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
-use crate::auth::PasswordHasher;
+use crate::auth::{AccessTokens, PasswordHasher, SigningKeys};
 use crate::configuration::Settings;
 use crate::email::email_templates::EmailTemplates;
 use crate::email::mail_delivery::MailDelivery;
 use crate::email::{OutboxSender, OutboxWaker};
 use crate::grpc::{self, GrpcServices};
-use crate::services::AccountService;
+use crate::services::{AccountService, TokenService};
 use crate::{database, health_watcher};
 
 /// A built, bound, not yet serving instance.
@@ -58,8 +58,12 @@ impl Application {
             settings.tokens.clone(),
             waker.clone(),
         );
+        let keys = SigningKeys::load(settings.jwt.keys_dir.as_deref(), &settings.data_dir)
+            .context("loading JWT signing keys (IDENTITY_JWT_KEYS_DIR)")?;
+        let access_tokens = AccessTokens::new(keys, &settings.jwt);
         let services = GrpcServices {
-            accounts: AccountService::new(db.clone(), hasher, waker),
+            accounts: AccountService::new(db.clone(), hasher.clone(), waker.clone()),
+            tokens: TokenService::new(db.clone(), hasher, access_tokens, settings.tokens.clone(), waker),
         };
 
         let listener = TcpListener::bind(settings.grpc_addr)

@@ -1,6 +1,13 @@
-//! Credentials: password hashing, token minting and (later) JWT signing and bearer
-//! checks live here and nowhere else. Pure crypto and CPU work; no database, no tonic.
+//! Credentials: password hashing, access-token signing and verification, signing keys
+//! and the authenticated principal live here and nowhere else. Pure crypto, CPU work and
+//! key files; no database, no tonic.
 
+pub mod access_token;
 pub mod password_hasher;
+pub mod principal;
+pub mod signing_keys;
 
+pub use access_token::{AccessTokenError, AccessTokens};
 pub use password_hasher::{PasswordCheck, PasswordHasher};
+pub use principal::AuthenticatedPrincipal;
+pub use signing_keys::SigningKeys;

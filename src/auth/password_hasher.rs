@@ -60,7 +60,19 @@ impl PasswordHasher {
     /// # Errors
     /// The pool is gone or Argon2 failed: both unexpected.
     pub async fn hash(&self, password: &NewPassword) -> anyhow::Result<String> {
-        let secret = zeroizing(password.expose_secret());
+        self.hash_secret(password.expose_secret()).await
+    }
+
+    /// A fresh hash, at today's parameters, of a password that just verified.
+    ///
+    /// # Errors
+    /// The pool is gone or Argon2 failed: both unexpected.
+    pub async fn rehash(&self, attempt: &PasswordAttempt) -> anyhow::Result<String> {
+        self.hash_secret(attempt.expose_secret()).await
+    }
+
+    async fn hash_secret(&self, secret: &str) -> anyhow::Result<String> {
+        let secret = zeroizing(secret);
         let params = self.params.clone();
         self.run(move || hash_blocking(&params, &secret)).await
     }

@@ -6,6 +6,7 @@ pub mod email_address;
 pub mod input_error;
 pub mod opaque_token;
 pub mod password;
+pub mod session;
 pub mod user;
 
 pub use client_info::ClientInfo;
@@ -13,4 +14,5 @@ pub use email_address::EmailAddress;
 pub use input_error::InputError;
 pub use opaque_token::{OpaqueToken, TokenHash};
 pub use password::{NewPassword, PasswordAttempt};
+pub use session::{Session, TokenPair};
 pub use user::User;

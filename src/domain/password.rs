@@ -55,6 +55,15 @@ impl NewPassword {
     pub fn expose_secret(&self) -> &str {
         self.0.expose_secret()
     }
+
+    /// Re-runs the strength check with the account's email as guessable material, for
+    /// use cases where the email is only known after a lookup.
+    ///
+    /// # Errors
+    /// `PasswordTooWeak`.
+    pub fn check_against(&self, email: &EmailAddress) -> Result<(), InputError> {
+        Self::parse(self.expose_secret(), Some(email)).map(|_| ())
+    }
 }
 
 /// A password presented for checking (login, current password). No strength rules:

@@ -2,6 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
+use super::bearer_authentication::BearerAuthenticator;
 use super::status_mapping::not_implemented;
 use super::{request_context, request_decoding, response_encoding};
 use crate::proto;
@@ -11,11 +12,12 @@ use crate::services::AccountService;
 /// Serves AccountService over the account use cases.
 pub struct AccountHandler {
     accounts: AccountService,
+    bearer: BearerAuthenticator,
 }
 
 impl AccountHandler {
-    pub fn new(accounts: AccountService) -> Self {
-        Self { accounts }
+    pub fn new(accounts: AccountService, bearer: BearerAuthenticator) -> Self {
+        Self { accounts, bearer }
     }
 }
 
@@ -72,17 +74,29 @@ impl AccountRpc for AccountHandler {
         Err(not_implemented("ResetPassword"))
     }
 
+    #[tracing::instrument(name = "identity.v1.AccountService/ChangePassword", skip_all, fields(user_id))]
     async fn change_password(
         &self,
-        _request: Request<proto::ChangePasswordRequest>,
+        request: Request<proto::ChangePasswordRequest>,
     ) -> Result<Response<proto::ChangePasswordResponse>, Status> {
-        Err(not_implemented("ChangePassword"))
+        let principal = self.bearer.authenticate(&request).await?;
+        let client = request_context::client_info(&request);
+        let command = request_decoding::change_password(request.get_ref())?;
+        self.accounts
+            .change_password(&principal, command, &client)
+            .await?;
+        Ok(Response::new(proto::ChangePasswordResponse {}))
     }
 
+    #[tracing::instrument(name = "identity.v1.AccountService/GetAccount", skip_all, fields(user_id))]
     async fn get_account(
         &self,
-        _request: Request<proto::GetAccountRequest>,
+        request: Request<proto::GetAccountRequest>,
     ) -> Result<Response<proto::GetAccountResponse>, Status> {
-        Err(not_implemented("GetAccount"))
+        let principal = self.bearer.authenticate(&request).await?;
+        let user = self.accounts.get_account(&principal);
+        Ok(Response::new(proto::GetAccountResponse {
+            user: Some(response_encoding::user(&user)),
+        }))
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod account_handler;
 pub mod admin_handler;
+pub mod bearer_authentication;
 pub mod request_context;
 pub mod request_decoding;
 pub mod response_encoding;
@@ -21,11 +22,12 @@ use tonic_health::pb::health_server::{Health, HealthServer};
 use crate::proto::account_service_server::AccountServiceServer;
 use crate::proto::admin_service_server::AdminServiceServer;
 use crate::proto::token_service_server::TokenServiceServer;
-use crate::services::AccountService;
+use crate::services::{AccountService, TokenService};
 
 /// The use cases the handlers serve.
 pub struct GrpcServices {
     pub accounts: AccountService,
+    pub tokens: TokenService,
 }
 
 /// Serves every service on `listener` until `shutdown` resolves, then lets in-flight
@@ -43,6 +45,9 @@ pub async fn serve(
     let reflection_v1alpha = reflection()
         .build_v1alpha()
         .context("building reflection v1alpha")?;
+    let bearer = bearer_authentication::BearerAuthenticator::new(services.tokens.clone());
+    let accounts = account_handler::AccountHandler::new(services.accounts, bearer.clone());
+    let tokens = token_handler::TokenHandler::new(services.tokens, bearer);
     Server::builder()
         .trace_fn(|request| {
             tracing::info_span!("grpc", method = %request.uri().path(), request_id = %uuid::Uuid::new_v4())
@@ -50,8 +55,8 @@ pub async fn serve(
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(AccountServiceServer::new(account_handler::AccountHandler::new(services.accounts)))
-        .add_service(TokenServiceServer::new(token_handler::TokenHandler))
+        .add_service(AccountServiceServer::new(accounts))
+        .add_service(TokenServiceServer::new(tokens))
         .add_service(AdminServiceServer::new(admin_handler::AdminHandler))
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
         .await

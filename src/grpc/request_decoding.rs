@@ -2,9 +2,14 @@
 //! collected before failing, so a client fixes all its mistakes in one round trip.
 //! Field names are the proto field names.
 
-use crate::domain::{EmailAddress, InputError, NewPassword, OpaqueToken};
+use uuid::Uuid;
+
+use crate::domain::{EmailAddress, InputError, NewPassword, OpaqueToken, PasswordAttempt};
 use crate::proto;
-use crate::services::SignupCommand;
+use crate::services::{ChangePasswordCommand, LoginCommand, SignupCommand};
+
+/// Longest device name kept; it is a label for the owner's session list.
+const MAX_DEVICE_NAME: usize = 128;
 
 /// The refused fields of one request, in field order.
 #[derive(Debug, Default)]
@@ -65,6 +70,77 @@ pub fn resend_verification_email(
     request: &proto::ResendVerificationEmailRequest,
 ) -> Result<EmailAddress, FieldViolations> {
     EmailAddress::parse(&request.email).map_err(|error| FieldViolations::single("email", error))
+}
+
+/// # Errors
+/// `email`, `password` violations.
+pub fn login(request: proto::LoginRequest) -> Result<LoginCommand, FieldViolations> {
+    let mut violations = FieldViolations::default();
+    let email = violations.check("email", EmailAddress::parse(&request.email));
+    let password = violations.check("password", PasswordAttempt::parse(&request.password));
+    let device_name = request
+        .device_name
+        .map(|name| name.trim().chars().take(MAX_DEVICE_NAME).collect::<String>())
+        .filter(|name| !name.is_empty());
+    let command = email.zip(password).map(|(email, password)| LoginCommand {
+        email,
+        password,
+        device_name,
+    });
+    violations.finish(command)
+}
+
+/// A refresh token in the named field.
+///
+/// # Errors
+/// A violation of `field`.
+pub fn refresh_token(field: &'static str, raw: &str) -> Result<OpaqueToken, FieldViolations> {
+    OpaqueToken::parse(raw).map_err(|error| FieldViolations::single(field, error))
+}
+
+/// The access token to validate; its content is judged by the service.
+///
+/// # Errors
+/// `access_token` missing.
+pub fn access_token(raw: &str) -> Result<&str, FieldViolations> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(FieldViolations::single("access_token", InputError::FieldRequired));
+    }
+    Ok(raw)
+}
+
+/// A session id; one that is not a UUID names no session, which the service reports as
+/// `SESSION_NOT_FOUND` like any other unknown id.
+///
+/// # Errors
+/// `session_id` missing.
+pub fn session_id(raw: &str) -> Result<Option<Uuid>, FieldViolations> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(FieldViolations::single("session_id", InputError::FieldRequired));
+    }
+    Ok(Uuid::parse_str(raw).ok())
+}
+
+/// # Errors
+/// `current_password`, `new_password` violations.
+pub fn change_password(
+    request: &proto::ChangePasswordRequest,
+) -> Result<ChangePasswordCommand, FieldViolations> {
+    let mut violations = FieldViolations::default();
+    let current_password = violations.check(
+        "current_password",
+        PasswordAttempt::parse(&request.current_password),
+    );
+    let new_password = violations.check("new_password", NewPassword::parse(&request.new_password, None));
+    let command = current_password
+        .zip(new_password)
+        .map(|(current_password, new_password)| ChangePasswordCommand {
+            current_password,
+            new_password,
+        });
+    violations.finish(command)
 }
 
 #[cfg(test)]

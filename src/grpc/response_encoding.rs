@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::User;
+use crate::auth::AuthenticatedPrincipal;
+use crate::domain::{Session, TokenPair, User};
 use crate::proto;
 
 /// A `google.protobuf.Timestamp` for a UTC time.
@@ -24,5 +25,43 @@ pub fn user(user: &User) -> proto::User {
         is_superuser: user.is_superuser,
         date_joined: Some(timestamp(user.date_joined)),
         last_login: user.last_login.map(timestamp),
+    }
+}
+
+/// The wire form of a token pair.
+pub fn token_pair(pair: &TokenPair) -> proto::TokenPair {
+    proto::TokenPair {
+        access_token: pair.access_token.clone(),
+        access_token_expires_at: Some(timestamp(pair.access_token_expires_at)),
+        refresh_token: pair.refresh_token.expose_secret().to_owned(),
+        refresh_token_expires_at: Some(timestamp(pair.refresh_token_expires_at)),
+        session_id: pair.session_id.to_string(),
+        token_type: "Bearer".to_owned(),
+    }
+}
+
+/// The wire form of a session.
+pub fn session(session: &Session) -> proto::Session {
+    proto::Session {
+        id: session.id.to_string(),
+        created_at: Some(timestamp(session.created_at)),
+        last_used_at: Some(timestamp(session.last_used_at)),
+        expires_at: Some(timestamp(session.expires_at)),
+        user_agent: session.user_agent.clone().unwrap_or_default(),
+        ip_address: session.ip_address.clone().unwrap_or_default(),
+        device_name: session.device_name.clone().unwrap_or_default(),
+        current: session.current,
+    }
+}
+
+/// What ValidateAccessToken tells the asking service.
+pub fn validated_access_token(principal: &AuthenticatedPrincipal) -> proto::ValidateAccessTokenResponse {
+    proto::ValidateAccessTokenResponse {
+        user_id: principal.user.id.to_string(),
+        session_id: principal.session_id.to_string(),
+        email: principal.user.email.as_str().to_owned(),
+        is_verified: principal.user.is_verified,
+        is_staff: principal.user.is_staff,
+        expires_at: Some(timestamp(principal.expires_at)),
     }
 }

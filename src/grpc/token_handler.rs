@@ -1,69 +1,121 @@
-//! `identity.v1.TokenService`: answers UNIMPLEMENTED until its use cases land.
+//! `identity.v1.TokenService`: decode → service → encode, nothing else.
 
 use tonic::{Request, Response, Status};
 
-use super::status_mapping::not_implemented;
+use super::bearer_authentication::BearerAuthenticator;
+use super::{request_context, request_decoding, response_encoding};
 use crate::proto;
-use crate::proto::token_service_server::TokenService as TokenServiceRpc;
+use crate::proto::token_service_server::TokenService as TokenRpc;
+use crate::services::TokenService;
 
-/// Placeholder server for TokenService.
-pub struct TokenHandler;
+/// Serves TokenService over the token use cases.
+pub struct TokenHandler {
+    tokens: TokenService,
+    bearer: BearerAuthenticator,
+}
+
+impl TokenHandler {
+    pub fn new(tokens: TokenService, bearer: BearerAuthenticator) -> Self {
+        Self { tokens, bearer }
+    }
+}
 
 #[tonic::async_trait]
-impl TokenServiceRpc for TokenHandler {
+impl TokenRpc for TokenHandler {
+    #[tracing::instrument(name = "identity.v1.TokenService/Login", skip_all)]
     async fn login(
         &self,
-        _request: Request<proto::LoginRequest>,
+        request: Request<proto::LoginRequest>,
     ) -> Result<Response<proto::LoginResponse>, Status> {
-        Err(not_implemented("Login"))
+        let client = request_context::client_info(&request);
+        let command = request_decoding::login(request.into_inner())?;
+        let (pair, user) = self.tokens.login(command, &client).await?;
+        Ok(Response::new(proto::LoginResponse {
+            tokens: Some(response_encoding::token_pair(&pair)),
+            user: Some(response_encoding::user(&user)),
+        }))
     }
 
+    #[tracing::instrument(name = "identity.v1.TokenService/RefreshToken", skip_all)]
     async fn refresh_token(
         &self,
-        _request: Request<proto::RefreshTokenRequest>,
+        request: Request<proto::RefreshTokenRequest>,
     ) -> Result<Response<proto::RefreshTokenResponse>, Status> {
-        Err(not_implemented("RefreshToken"))
+        let client = request_context::client_info(&request);
+        let token = request_decoding::refresh_token("refresh_token", &request.get_ref().refresh_token)?;
+        let pair = self.tokens.refresh_token(token, &client).await?;
+        Ok(Response::new(proto::RefreshTokenResponse {
+            tokens: Some(response_encoding::token_pair(&pair)),
+        }))
     }
 
+    #[tracing::instrument(name = "identity.v1.TokenService/Logout", skip_all)]
     async fn logout(
         &self,
-        _request: Request<proto::LogoutRequest>,
+        request: Request<proto::LogoutRequest>,
     ) -> Result<Response<proto::LogoutResponse>, Status> {
-        Err(not_implemented("Logout"))
+        let client = request_context::client_info(&request);
+        let token = request_decoding::refresh_token("refresh_token", &request.get_ref().refresh_token)?;
+        self.tokens.logout(token, &client).await?;
+        Ok(Response::new(proto::LogoutResponse {}))
     }
 
+    #[tracing::instrument(name = "identity.v1.TokenService/LogoutAll", skip_all, fields(user_id))]
     async fn logout_all(
         &self,
-        _request: Request<proto::LogoutAllRequest>,
+        request: Request<proto::LogoutAllRequest>,
     ) -> Result<Response<proto::LogoutAllResponse>, Status> {
-        Err(not_implemented("LogoutAll"))
+        let principal = self.bearer.authenticate(&request).await?;
+        let client = request_context::client_info(&request);
+        let revoked = self.tokens.logout_all(&principal, &client).await?;
+        let revoked_sessions = u32::try_from(revoked).unwrap_or(u32::MAX);
+        Ok(Response::new(proto::LogoutAllResponse { revoked_sessions }))
     }
 
+    #[tracing::instrument(name = "identity.v1.TokenService/ValidateAccessToken", skip_all)]
     async fn validate_access_token(
         &self,
-        _request: Request<proto::ValidateAccessTokenRequest>,
+        request: Request<proto::ValidateAccessTokenRequest>,
     ) -> Result<Response<proto::ValidateAccessTokenResponse>, Status> {
-        Err(not_implemented("ValidateAccessToken"))
+        let token = request_decoding::access_token(&request.get_ref().access_token)?;
+        let principal = self.tokens.validate_access_token(token).await?;
+        Ok(Response::new(response_encoding::validated_access_token(
+            &principal,
+        )))
     }
 
+    #[tracing::instrument(name = "identity.v1.TokenService/ListSessions", skip_all, fields(user_id))]
     async fn list_sessions(
         &self,
-        _request: Request<proto::ListSessionsRequest>,
+        request: Request<proto::ListSessionsRequest>,
     ) -> Result<Response<proto::ListSessionsResponse>, Status> {
-        Err(not_implemented("ListSessions"))
+        let principal = self.bearer.authenticate(&request).await?;
+        let sessions = self.tokens.list_sessions(&principal).await?;
+        let sessions = sessions.iter().map(response_encoding::session).collect();
+        Ok(Response::new(proto::ListSessionsResponse { sessions }))
     }
 
+    #[tracing::instrument(name = "identity.v1.TokenService/RevokeSession", skip_all, fields(user_id))]
     async fn revoke_session(
         &self,
-        _request: Request<proto::RevokeSessionRequest>,
+        request: Request<proto::RevokeSessionRequest>,
     ) -> Result<Response<proto::RevokeSessionResponse>, Status> {
-        Err(not_implemented("RevokeSession"))
+        let principal = self.bearer.authenticate(&request).await?;
+        let client = request_context::client_info(&request);
+        let session_id = request_decoding::session_id(&request.get_ref().session_id)?;
+        self.tokens
+            .revoke_session(&principal, session_id, &client)
+            .await?;
+        Ok(Response::new(proto::RevokeSessionResponse {}))
     }
 
+    #[tracing::instrument(name = "identity.v1.TokenService/GetJwks", skip_all)]
     async fn get_jwks(
         &self,
         _request: Request<proto::GetJwksRequest>,
     ) -> Result<Response<proto::GetJwksResponse>, Status> {
-        Err(not_implemented("GetJwks"))
+        Ok(Response::new(proto::GetJwksResponse {
+            jwks_json: self.tokens.jwks_json().to_owned(),
+        }))
     }
 }

@@ -64,3 +64,38 @@ pub async fn mark_verified(db: &impl ConnectionTrait, id: Uuid, now: DateTime<Ut
         .await?;
     Ok(result.rows_affected == 1)
 }
+
+/// Records a successful login, and a rehashed password when parameters changed.
+#[tracing::instrument(skip_all, fields(user_id = %id))]
+pub async fn record_login(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    rehashed_password: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let mut update = user::Entity::update_many().col_expr(user::Column::LastLogin, Expr::value(Some(now)));
+    if let Some(hash) = rehashed_password {
+        update = update
+            .col_expr(user::Column::PasswordHash, Expr::value(hash.to_owned()))
+            .col_expr(user::Column::UpdatedAt, Expr::value(now));
+    }
+    update.filter(user::Column::Id.eq(id)).exec(db).await?;
+    Ok(())
+}
+
+/// Replaces the password hash.
+#[tracing::instrument(skip_all, fields(user_id = %id))]
+pub async fn set_password_hash(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    password_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    user::Entity::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(password_hash.to_owned()))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -7,12 +7,12 @@ use serde_json::json;
 use super::ServiceError;
 use super::audit_log::{self, AuditKind};
 use super::user_row::to_user;
-use crate::auth::PasswordHasher;
-use crate::domain::{ClientInfo, EmailAddress, NewPassword, OpaqueToken, User};
+use crate::auth::{AuthenticatedPrincipal, PasswordCheck, PasswordHasher};
+use crate::domain::{ClientInfo, EmailAddress, NewPassword, OpaqueToken, PasswordAttempt, User};
 use crate::email::outbox::{self, OutboxEmail, OutboxWaker};
 use crate::repositories::db_error::UniqueViolationExt;
 use crate::repositories::email_verification_token_repository::{self as verification_tokens, Consumption};
-use crate::repositories::{transaction, user_repository};
+use crate::repositories::{session_repository, transaction, user_repository};
 
 /// A validated Signup request.
 #[derive(Debug)]
@@ -140,4 +140,83 @@ impl AccountService {
         self.outbox.wake();
         Ok(())
     }
+
+    /// The caller's own account.
+    pub fn get_account(&self, principal: &AuthenticatedPrincipal) -> User {
+        principal.user.clone()
+    }
+
+    /// Replaces the caller's password after checking the current one, revokes every
+    /// other session (whoever else holds them is out), keeps the caller's, and emails
+    /// the owner a notice.
+    ///
+    /// # Errors
+    /// `InvalidCredentials` (wrong current password), `InvalidField` (new password
+    /// guessable from the email), `DatabaseUnavailable`, `Unexpected`.
+    #[tracing::instrument(skip_all, fields(user_id = %principal.user.id))]
+    pub async fn change_password(
+        &self,
+        principal: &AuthenticatedPrincipal,
+        command: ChangePasswordCommand,
+        client: &ClientInfo,
+    ) -> Result<(), ServiceError> {
+        let user = &principal.user;
+        command
+            .new_password
+            .check_against(&user.email)
+            .map_err(|error| ServiceError::InvalidField {
+                field: "new_password",
+                error,
+            })?;
+        let row = user_repository::find_by_id(&self.db, user.id)
+            .await?
+            .ok_or(ServiceError::UserNotFound)?;
+        let check = self
+            .hasher
+            .verify(&command.current_password, Some(&row.password_hash))
+            .await?;
+        if check == PasswordCheck::DoesNotMatch {
+            return Err(ServiceError::InvalidCredentials);
+        }
+        let password_hash = self.hasher.hash(&command.new_password).await?;
+        let now = Utc::now();
+        let txn = transaction::begin_write(&self.db).await?;
+        user_repository::set_password_hash(&txn, user.id, &password_hash, now).await?;
+        let revoked = session_repository::revoke_all_for_user(
+            &txn,
+            user.id,
+            Some(principal.session_id),
+            "password_changed",
+            now,
+        )
+        .await?;
+        let metadata = json!({ "revoked_sessions": revoked });
+        audit_log::record(
+            &txn,
+            AuditKind::PasswordChanged,
+            Some(user.id),
+            client,
+            metadata,
+            now,
+        )
+        .await?;
+        let notice = OutboxEmail::notice(
+            user.id,
+            &user.email,
+            "Your password was changed",
+            client.ip_address.as_deref(),
+            now,
+        );
+        outbox::enqueue(&txn, notice, now).await?;
+        txn.commit().await?;
+        self.outbox.wake();
+        Ok(())
+    }
+}
+
+/// A validated ChangePassword request.
+#[derive(Debug)]
+pub struct ChangePasswordCommand {
+    pub current_password: PasswordAttempt,
+    pub new_password: NewPassword,
 }

@@ -4,7 +4,9 @@
 pub mod account_service;
 pub mod audit_log;
 pub mod service_error;
+pub mod token_service;
 pub mod user_row;
 
-pub use account_service::{AccountService, SignupCommand};
+pub use account_service::{AccountService, ChangePasswordCommand, SignupCommand};
 pub use service_error::ServiceError;
+pub use token_service::{LoginCommand, TokenService};

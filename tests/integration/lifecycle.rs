@@ -25,10 +25,13 @@ async fn a_stopped_server_releases_its_port() {
 async fn rpcs_not_built_yet_answer_unimplemented_with_an_error_info() {
     let app = spawn_app(Backend::Sqlite).await;
 
+    let request = proto::RequestPasswordResetRequest {
+        email: "a@example.com".into(),
+    };
     let status = app
-        .tokens
+        .accounts
         .clone()
-        .get_jwks(proto::GetJwksRequest {})
+        .request_password_reset(request)
         .await
         .unwrap_err();
     assert_status(&status, Code::Unimplemented, "NOT_IMPLEMENTED");

@@ -14,11 +14,17 @@ mod status_assertions;
 mod test_app;
 mod test_database;
 
+mod access_tokens;
+mod change_password;
 mod email_delivery;
 mod health;
 mod infra_selftest;
 mod lifecycle;
+mod login;
+mod multi_instance;
 mod reflection;
+mod refresh_token;
 mod resend_verification_email;
+mod sessions;
 mod signup;
 mod verify_email;

@@ -1,7 +1,7 @@
 //! `spawn_app`: the real server on a random port, a fresh database, a real SMTP listener
 //! owned by the test, and generated clients.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use identity::configuration::{EmailSettings, PasswordHashingSettings, Settings};
@@ -12,7 +12,9 @@ use identity::proto::token_service_client::TokenServiceClient;
 use identity::startup::Application;
 use sea_orm::DatabaseConnection;
 use secrecy::SecretString;
+use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
+use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 
 use crate::smtp_capture::SmtpCapture;
@@ -43,16 +45,21 @@ pub struct TestApp {
     pub channel: Channel,
     shutdown: CancellationToken,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    _database: TestDatabase,
+    // Shared with siblings: whichever app is dropped first must not delete the SQLite file
+    // or the dev signing key the others still use.
+    database: Arc<TestDatabase>,
+    data_dir: Arc<TempDir>,
 }
 
-/// Test settings: fresh database, port 0, the capture as SMTP relay, fast polling.
-pub fn test_settings(database: &TestDatabase, smtp: &SmtpCapture) -> Settings {
+/// Test settings: fresh database, its own data dir, port 0, the capture as SMTP relay,
+/// fast polling.
+pub fn test_settings(database: &TestDatabase, data_dir: &TempDir, smtp: &SmtpCapture) -> Settings {
     let defaults = Settings::default();
     Settings {
         database_url: SecretString::from(database.url.clone()),
         database_max_connections: 5,
         grpc_addr: "127.0.0.1:0".parse().expect("address"),
+        data_dir: data_dir.path().to_path_buf(),
         email: EmailSettings {
             smtp_url: Some(SecretString::from(smtp.url())),
             smtp_timeout: Duration::from_secs(5),
@@ -79,13 +86,46 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
     LazyLock::force(&TRACING);
     let database = TestDatabase::create(backend).await;
+    let data_dir = temporary_dir("identity-data-");
     let smtp = SmtpCapture::start().await;
-    let mut settings = test_settings(&database, &smtp);
+    let mut settings = test_settings(&database, &data_dir, &smtp);
     configure(&mut settings);
-    start(settings, smtp, database).await
+    start(settings, smtp, Arc::new(database), Arc::new(data_dir)).await
 }
 
-async fn start(settings: Settings, smtp: SmtpCapture, database: TestDatabase) -> TestApp {
+/// A fresh directory removed when the last app using it is dropped.
+pub fn temporary_dir(prefix: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("create a temporary directory")
+}
+
+/// `authorization: Bearer <token>` on `message`, as every bearer RPC expects.
+pub fn bearer<T>(token: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    let value: MetadataValue<_> = format!("Bearer {token}").parse().expect("metadata value");
+    request.metadata_mut().insert("authorization", value);
+    request
+}
+
+/// The `kid` header of a JWT, read without verifying anything.
+pub fn kid_of(token: &str) -> String {
+    let header = jsonwebtoken::decode_header(token).expect("a JWT header");
+    header.kid.expect("a kid header")
+}
+
+/// Whole seconds from now until `timestamp` (negative when past).
+pub fn seconds_until(timestamp: Option<&prost_types::Timestamp>) -> i64 {
+    timestamp.expect("a timestamp").seconds - chrono::Utc::now().timestamp()
+}
+
+async fn start(
+    settings: Settings,
+    smtp: SmtpCapture,
+    database: Arc<TestDatabase>,
+    data_dir: Arc<TempDir>,
+) -> TestApp {
     let app = Application::build(settings.clone())
         .await
         .expect("build the application");
@@ -109,7 +149,8 @@ async fn start(settings: Settings, smtp: SmtpCapture, database: TestDatabase) ->
         channel,
         shutdown,
         server: Some(server),
-        _database: database,
+        database,
+        data_dir,
     }
 }
 
@@ -147,6 +188,78 @@ impl TestApp {
             .await
             .expect("verify succeeds");
         response.into_inner().user.expect("verify returns the user")
+    }
+
+    /// Logs in (expecting success) without a device name.
+    pub async fn login(&self, email: &str, password: &str) -> proto::LoginResponse {
+        self.login_from(email, password, None).await
+    }
+
+    /// Logs in (expecting success), naming the session's device.
+    pub async fn login_from(
+        &self,
+        email: &str,
+        password: &str,
+        device_name: Option<&str>,
+    ) -> proto::LoginResponse {
+        let request = proto::LoginRequest {
+            email: email.into(),
+            password: password.into(),
+            device_name: device_name.map(str::to_owned),
+        };
+        let response = self.tokens.clone().login(request).await.expect("login succeeds");
+        response.into_inner()
+    }
+
+    /// A verified user's first token pair.
+    pub async fn logged_in_user(&self, email: &str, password: &str) -> proto::TokenPair {
+        self.verified_user(email, password).await;
+        let response = self.login(email, password).await;
+        response.tokens.expect("login returns tokens")
+    }
+
+    /// ValidateAccessToken, as another service would call it.
+    pub async fn validate(
+        &self,
+        access_token: &str,
+    ) -> Result<proto::ValidateAccessTokenResponse, tonic::Status> {
+        let request = proto::ValidateAccessTokenRequest {
+            access_token: access_token.into(),
+        };
+        let response = self.tokens.clone().validate_access_token(request).await?;
+        Ok(response.into_inner())
+    }
+
+    /// The published key set (GetJwks) as JSON.
+    pub async fn jwks(&self) -> serde_json::Value {
+        let response = self
+            .tokens
+            .clone()
+            .get_jwks(proto::GetJwksRequest {})
+            .await
+            .expect("GetJwks succeeds");
+        serde_json::from_str(&response.into_inner().jwks_json).expect("JWKS is JSON")
+    }
+
+    /// A second server on the same database, data dir and settings (its own SMTP capture),
+    /// as a second instance behind a load balancer.
+    pub async fn spawn_sibling(&self) -> TestApp {
+        self.spawn_sibling_with(|_| {}).await
+    }
+
+    /// A second server on the same database and data dir, its settings changed by `configure`.
+    pub async fn spawn_sibling_with(&self, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        let smtp = SmtpCapture::start().await;
+        let mut settings = self.settings.clone();
+        settings.email.smtp_url = Some(SecretString::from(smtp.url()));
+        configure(&mut settings);
+        start(
+            settings,
+            smtp,
+            Arc::clone(&self.database),
+            Arc::clone(&self.data_dir),
+        )
+        .await
     }
 
     /// The PostgreSQL database name of this app (its URL's path).

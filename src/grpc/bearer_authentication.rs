@@ -1,0 +1,77 @@
+//! `authorization: Bearer …` → `AuthenticatedPrincipal`. Async because the session row
+//! is checked on every call (a revoked session stops at once), which a sync tonic
+//! interceptor cannot do.
+
+use tonic::{Code, Request, Status};
+
+use super::status_mapping::{Reason, status};
+use crate::auth::AuthenticatedPrincipal;
+use crate::services::TokenService;
+
+/// Authenticates bearer RPCs exactly as ValidateAccessToken validates.
+#[derive(Clone)]
+pub struct BearerAuthenticator {
+    tokens: TokenService,
+}
+
+impl BearerAuthenticator {
+    pub fn new(tokens: TokenService) -> Self {
+        Self { tokens }
+    }
+
+    /// The caller, or UNAUTHENTICATED with a reason.
+    ///
+    /// # Errors
+    /// `TOKEN_INVALID` (missing or malformed header, bad token), `TOKEN_EXPIRED`,
+    /// `SESSION_REVOKED`, and the database outcomes.
+    pub async fn authenticate<T>(&self, request: &Request<T>) -> Result<AuthenticatedPrincipal, Status> {
+        let token = bearer_token(request).ok_or_else(|| {
+            status(
+                Code::Unauthenticated,
+                Reason::TokenInvalid,
+                "send metadata `authorization: Bearer <access_token>`",
+            )
+        })?;
+        let principal = self.tokens.validate_access_token(token).await?;
+        tracing::Span::current().record("user_id", tracing::field::display(principal.user.id));
+        Ok(principal)
+    }
+}
+
+fn bearer_token<T>(request: &Request<T>) -> Option<&str> {
+    let value = request.metadata().get("authorization")?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used)]
+    use super::*;
+
+    fn with_header(value: &str) -> Request<()> {
+        let mut request = Request::new(());
+        request
+            .metadata_mut()
+            .insert("authorization", value.parse().expect("ascii"));
+        request
+    }
+
+    #[test]
+    fn reads_the_bearer_scheme_case_insensitively() {
+        assert_eq!(
+            bearer_token(&with_header("Bearer abc.def.ghi")),
+            Some("abc.def.ghi")
+        );
+        assert_eq!(bearer_token(&with_header("bearer  abc")), Some("abc"));
+    }
+
+    #[test]
+    fn refuses_other_schemes_and_empty_tokens() {
+        assert_eq!(bearer_token(&with_header("Basic dXNlcjpwYXNz")), None);
+        assert_eq!(bearer_token(&with_header("Bearer ")), None);
+        assert_eq!(bearer_token(&with_header("abc")), None);
+        assert_eq!(bearer_token(&Request::new(())), None);
+    }
+}

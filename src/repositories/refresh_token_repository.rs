@@ -1,0 +1,97 @@
+//! The `refresh_tokens` table. Rotation consumes a token with one conditional UPDATE
+//! (`… AND consumed_at IS NULL`): of racing callers exactly one wins; a known hash that
+//! was already consumed is a reuse.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+};
+use uuid::Uuid;
+
+use crate::domain::TokenHash;
+use crate::entities::refresh_token;
+
+/// What consuming a presented refresh token found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshConsumption {
+    /// This call consumed it.
+    Consumed {
+        session_id: Uuid,
+    },
+    /// It had been consumed before, at `consumed_at`.
+    Reused {
+        session_id: Uuid,
+        consumed_at: DateTime<Utc>,
+    },
+    Expired {
+        session_id: Uuid,
+    },
+    NotFound,
+}
+
+/// Stores a new refresh token of `session_id`.
+#[tracing::instrument(skip_all, fields(session_id = %session_id))]
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    session_id: Uuid,
+    hash: &TokenHash,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    refresh_token::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        session_id: Set(session_id),
+        token_hash: Set(hash.as_str().to_owned()),
+        issued_at: Set(now),
+        expires_at: Set(expires_at),
+        consumed_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Consumes the token if it is unconsumed and unexpired; the follow-up read only
+/// explains a loss.
+#[tracing::instrument(skip_all)]
+pub async fn consume(
+    db: &impl ConnectionTrait,
+    hash: &TokenHash,
+    now: DateTime<Utc>,
+) -> Result<RefreshConsumption, DbErr> {
+    let result = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::ConsumedAt, Expr::value(Some(now)))
+        .filter(refresh_token::Column::TokenHash.eq(hash.as_str()))
+        .filter(refresh_token::Column::ConsumedAt.is_null())
+        .filter(refresh_token::Column::ExpiresAt.gt(now))
+        .exec(db)
+        .await?;
+    let Some(row) = find_by_hash(db, hash).await? else {
+        return Ok(RefreshConsumption::NotFound);
+    };
+    Ok(match row.consumed_at {
+        _ if result.rows_affected == 1 => RefreshConsumption::Consumed {
+            session_id: row.session_id,
+        },
+        Some(consumed_at) => RefreshConsumption::Reused {
+            session_id: row.session_id,
+            consumed_at,
+        },
+        None => RefreshConsumption::Expired {
+            session_id: row.session_id,
+        },
+    })
+}
+
+/// The token with this hash, consumed or not.
+#[tracing::instrument(skip_all)]
+pub async fn find_by_hash(
+    db: &impl ConnectionTrait,
+    hash: &TokenHash,
+) -> Result<Option<refresh_token::Model>, DbErr> {
+    refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(hash.as_str()))
+        .one(db)
+        .await
+}

@@ -1,0 +1,125 @@
+//! The `sessions` table. Revocation is a conditional UPDATE on `revoked_at IS NULL`, so
+//! it is idempotent and reports whether this call did it.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QueryOrder,
+};
+use uuid::Uuid;
+
+use crate::domain::ClientInfo;
+use crate::entities::session;
+
+/// Opens a session for `user_id`.
+#[tracing::instrument(skip_all, fields(user_id = %user_id))]
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    client: &ClientInfo,
+    device_name: Option<&str>,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<session::Model, DbErr> {
+    session::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        user_id: Set(user_id),
+        created_at: Set(now),
+        last_used_at: Set(now),
+        expires_at: Set(expires_at),
+        revoked_at: Set(None),
+        revoked_reason: Set(None),
+        user_agent: Set(client.user_agent.clone()),
+        ip_address: Set(client.ip_address.clone()),
+        device_name: Set(device_name.map(str::to_owned)),
+    }
+    .insert(db)
+    .await
+}
+
+/// The session with this id, revoked or not.
+#[tracing::instrument(skip_all, fields(session_id = %id))]
+pub async fn find_by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<session::Model>, DbErr> {
+    session::Entity::find_by_id(id).one(db).await
+}
+
+/// Records a refresh: the session was used now and lives until `expires_at`.
+#[tracing::instrument(skip_all, fields(session_id = %id))]
+pub async fn extend(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    session::Entity::update_many()
+        .col_expr(session::Column::LastUsedAt, Expr::value(now))
+        .col_expr(session::Column::ExpiresAt, Expr::value(expires_at))
+        .filter(session::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Revokes one session of `user_id`; `false` when it is not theirs or already revoked.
+#[tracing::instrument(skip_all, fields(session_id = %id))]
+pub async fn revoke(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    user_id: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let result = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(Some(now)))
+        .col_expr(
+            session::Column::RevokedReason,
+            Expr::value(Some(reason.to_owned())),
+        )
+        .filter(session::Column::Id.eq(id))
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Revokes every live session of `user_id` except `keep`; returns how many.
+#[tracing::instrument(skip_all, fields(user_id = %user_id))]
+pub async fn revoke_all_for_user(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let mut update = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(Some(now)))
+        .col_expr(
+            session::Column::RevokedReason,
+            Expr::value(Some(reason.to_owned())),
+        )
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(now));
+    if let Some(keep) = keep {
+        update = update.filter(session::Column::Id.ne(keep));
+    }
+    Ok(update.exec(db).await?.rows_affected)
+}
+
+/// The unrevoked, unexpired sessions of `user_id`, newest first.
+#[tracing::instrument(skip_all, fields(user_id = %user_id))]
+pub async fn list_live_for_user(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<session::Model>, DbErr> {
+    session::Entity::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(now))
+        .order_by_desc(session::Column::CreatedAt)
+        .all(db)
+        .await
+}

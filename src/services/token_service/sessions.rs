@@ -1,0 +1,138 @@
+//! Access-token validation and the caller's sessions.
+
+use chrono::Utc;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::TokenService;
+use crate::auth::{AccessTokenError, AuthenticatedPrincipal};
+use crate::domain::{ClientInfo, Session};
+use crate::entities::session;
+use crate::repositories::{session_repository, transaction, user_repository};
+use crate::services::ServiceError;
+use crate::services::audit_log::{self, AuditKind};
+use crate::services::user_row::to_user;
+
+impl TokenService {
+    /// Checks an access token as every bearer RPC does: signature (EdDSA only, known
+    /// `kid`), `exp`, `iss`, `aud`, then its session by primary key, so a revoked session
+    /// stops working at once rather than when its token expires.
+    ///
+    /// # Errors
+    /// `AccessTokenInvalid`, `AccessTokenExpired`, `SessionRevoked`, `AccountDisabled`,
+    /// `DatabaseUnavailable`, `Unexpected`.
+    #[tracing::instrument(skip_all, fields(user_id))]
+    pub async fn validate_access_token(&self, token: &str) -> Result<AuthenticatedPrincipal, ServiceError> {
+        let verified = self.access_tokens.verify(token).map_err(|error| match error {
+            AccessTokenError::Invalid => ServiceError::AccessTokenInvalid,
+            AccessTokenError::Expired => ServiceError::AccessTokenExpired,
+        })?;
+        tracing::Span::current().record("user_id", tracing::field::display(verified.user_id));
+        let session = session_repository::find_by_id(&self.db, verified.session_id).await?;
+        let session = session
+            .filter(|s| s.user_id == verified.user_id)
+            .ok_or(ServiceError::AccessTokenInvalid)?;
+        if session.revoked_at.is_some() {
+            return Err(ServiceError::SessionRevoked);
+        }
+        let user = user_repository::find_by_id(&self.db, verified.user_id).await?;
+        let user = to_user(user.ok_or(ServiceError::AccessTokenInvalid)?)?;
+        if !user.is_active {
+            return Err(ServiceError::AccountDisabled);
+        }
+        Ok(AuthenticatedPrincipal {
+            user,
+            session_id: session.id,
+            expires_at: verified.expires_at,
+        })
+    }
+
+    /// The caller's live sessions, newest first, the caller's own marked `current`.
+    ///
+    /// # Errors
+    /// `DatabaseUnavailable`, `Unexpected`.
+    #[tracing::instrument(skip_all, fields(user_id = %principal.user.id))]
+    pub async fn list_sessions(
+        &self,
+        principal: &AuthenticatedPrincipal,
+    ) -> Result<Vec<Session>, ServiceError> {
+        let rows = session_repository::list_live_for_user(&self.db, principal.user.id, Utc::now()).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| to_session(row, principal.session_id))
+            .collect())
+    }
+
+    /// Revokes one of the caller's sessions. Someone else's session, an unknown one and
+    /// an already revoked one are all `SessionNotFound`: nothing about other users leaks.
+    ///
+    /// # Errors
+    /// `SessionNotFound`, `DatabaseUnavailable`, `Unexpected`.
+    #[tracing::instrument(skip_all, fields(user_id = %principal.user.id))]
+    pub async fn revoke_session(
+        &self,
+        principal: &AuthenticatedPrincipal,
+        session_id: Option<Uuid>,
+        client: &ClientInfo,
+    ) -> Result<(), ServiceError> {
+        let session_id = session_id.ok_or(ServiceError::SessionNotFound)?;
+        let now = Utc::now();
+        let txn = transaction::begin_write(&self.db).await?;
+        if !session_repository::revoke(&txn, session_id, principal.user.id, "revoked_by_user", now).await? {
+            return Err(ServiceError::SessionNotFound);
+        }
+        let metadata = json!({ "session_id": session_id });
+        audit_log::record(
+            &txn,
+            AuditKind::SessionRevoked,
+            Some(principal.user.id),
+            client,
+            metadata,
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Revokes every session of the caller, the current one included.
+    ///
+    /// # Errors
+    /// `DatabaseUnavailable`, `Unexpected`.
+    #[tracing::instrument(skip_all, fields(user_id = %principal.user.id))]
+    pub async fn logout_all(
+        &self,
+        principal: &AuthenticatedPrincipal,
+        client: &ClientInfo,
+    ) -> Result<u64, ServiceError> {
+        let now = Utc::now();
+        let txn = transaction::begin_write(&self.db).await?;
+        let revoked =
+            session_repository::revoke_all_for_user(&txn, principal.user.id, None, "logout_all", now).await?;
+        let metadata = json!({ "revoked_sessions": revoked, "reason": "logout_all" });
+        audit_log::record(
+            &txn,
+            AuditKind::SessionsRevoked,
+            Some(principal.user.id),
+            client,
+            metadata,
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(revoked)
+    }
+}
+
+fn to_session(row: session::Model, current: Uuid) -> Session {
+    Session {
+        current: row.id == current,
+        id: row.id,
+        created_at: row.created_at,
+        last_used_at: row.last_used_at,
+        expires_at: row.expires_at,
+        user_agent: row.user_agent,
+        ip_address: row.ip_address,
+        device_name: row.device_name,
+    }
+}
