@@ -13,6 +13,8 @@ use lettre::message::Mailbox;
 use secrecy::SecretString;
 use url::Url;
 
+const DAY_SECS: u64 = 24 * 60 * 60;
+
 /// Everything the service can be configured with.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -46,6 +48,8 @@ pub struct Settings {
     pub enumeration_protection: bool,
     /// `IDENTITY_HEALTH_PROBE_INTERVAL_SECS`: how often database reachability is probed.
     pub health_probe_interval: Duration,
+    /// Deleting what is dead: spent tokens, ended sessions, old emails and audit events.
+    pub purge: PurgeSettings,
 }
 
 /// Where emails go and what their links point at.
@@ -97,6 +101,24 @@ pub struct TokenSettings {
     pub refresh_token_ttl: Duration,
     /// `IDENTITY_REFRESH_REUSE_GRACE_SECS`: 0 is strict rotation.
     pub refresh_reuse_grace: Duration,
+}
+
+/// What the periodic purge (and `identity purge-expired`) deletes, and how.
+#[derive(Clone, Debug)]
+pub struct PurgeSettings {
+    /// `IDENTITY_PURGE_INTERVAL_SECS` (3600): how often `serve` purges; 0 turns it off
+    /// (e.g. when a cron job runs `identity purge-expired` instead).
+    pub interval: Duration,
+    /// `IDENTITY_SESSION_RETENTION_SECS` (30 days): an ended session (revoked or expired)
+    /// is kept this long after it ended, for the audit trail.
+    pub session_retention: Duration,
+    /// `IDENTITY_AUDIT_RETENTION_SECS` (365 days): audit events older than this go.
+    pub audit_retention: Duration,
+    /// `IDENTITY_OUTBOX_RETENTION_SECS` (7 days): sent emails older than this go; unsent
+    /// ones are never purged.
+    pub outbox_retention: Duration,
+    /// `IDENTITY_PURGE_BATCH_SIZE` (1000): rows per DELETE, so no lock is held for long.
+    pub batch_size: u64,
 }
 
 /// Argon2id parameters (OWASP defaults) and the size of the hashing pool.
@@ -180,6 +202,13 @@ impl Default for Settings {
             log_format: None,
             enumeration_protection: false,
             health_probe_interval: Duration::from_secs(2),
+            purge: PurgeSettings {
+                interval: Duration::from_secs(3600),
+                session_retention: Duration::from_secs(30 * DAY_SECS),
+                audit_retention: Duration::from_secs(365 * DAY_SECS),
+                outbox_retention: Duration::from_secs(7 * DAY_SECS),
+                batch_size: 1000,
+            },
         }
     }
 }
@@ -259,6 +288,11 @@ impl Settings {
             "IDENTITY_HEALTH_PROBE_INTERVAL_SECS",
             &mut s.health_probe_interval,
         )?;
+        source.secs("IDENTITY_PURGE_INTERVAL_SECS", &mut s.purge.interval)?;
+        source.secs("IDENTITY_SESSION_RETENTION_SECS", &mut s.purge.session_retention)?;
+        source.secs("IDENTITY_AUDIT_RETENTION_SECS", &mut s.purge.audit_retention)?;
+        source.secs("IDENTITY_OUTBOX_RETENTION_SECS", &mut s.purge.outbox_retention)?;
+        source.parse("IDENTITY_PURGE_BATCH_SIZE", &mut s.purge.batch_size)?;
         s.validate()?;
         Ok(s)
     }
@@ -281,6 +315,9 @@ impl Settings {
         }
         if self.database_max_connections == 0 {
             return invalid("IDENTITY_DATABASE_MAX_CONNECTIONS", "must be at least 1");
+        }
+        if self.purge.batch_size == 0 {
+            return invalid("IDENTITY_PURGE_BATCH_SIZE", "must be at least 1");
         }
         Ok(())
     }
@@ -411,6 +448,11 @@ mod tests {
         assert!(!s.enumeration_protection);
         assert_eq!(s.metrics_addr.to_string(), "127.0.0.1:9464");
         assert!(s.console_addr.is_none());
+        assert_eq!(s.purge.interval, Duration::from_secs(3600));
+        assert_eq!(s.purge.session_retention, Duration::from_secs(2_592_000));
+        assert_eq!(s.purge.audit_retention, Duration::from_secs(31_536_000));
+        assert_eq!(s.purge.outbox_retention, Duration::from_secs(604_800));
+        assert_eq!(s.purge.batch_size, 1000);
     }
 
     #[test]
@@ -423,6 +465,8 @@ mod tests {
             ("IDENTITY_VERIFICATION_TOKEN_TTL_SECS", "30"),
             ("IDENTITY_LOG_FORMAT", "json"),
             ("IDENTITY_CONSOLE_ADDR", "127.0.0.1:8081"),
+            ("IDENTITY_PURGE_INTERVAL_SECS", "0"),
+            ("IDENTITY_PURGE_BATCH_SIZE", "50"),
         ])
         .unwrap();
         assert_eq!(s.grpc_addr.port(), 6000);
@@ -432,6 +476,8 @@ mod tests {
         assert_eq!(s.tokens.verification_token_ttl, Duration::from_secs(30));
         assert_eq!(s.log_format, Some(LogFormat::Json));
         assert_eq!(s.console_addr.unwrap().port(), 8081);
+        assert!(s.purge.interval.is_zero());
+        assert_eq!(s.purge.batch_size, 50);
     }
 
     #[test]
@@ -444,6 +490,8 @@ mod tests {
             ("IDENTITY_ACCESS_TOKEN_TTL_SECS", "-5"),
             ("IDENTITY_LOG_FORMAT", "xml"),
             ("IDENTITY_VERIFICATION_TOKEN_TTL_SECS", "0"),
+            ("IDENTITY_PURGE_BATCH_SIZE", "0"),
+            ("IDENTITY_SESSION_RETENTION_SECS", "a month"),
         ];
         for (variable, value) in cases {
             let error = load(&[(variable, value)]).expect_err(variable);

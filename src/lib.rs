@@ -11,6 +11,7 @@ pub mod entities;
 pub mod grpc;
 pub mod health_watcher;
 pub mod proto;
+pub mod purge_scheduler;
 pub mod repositories;
 pub mod services;
 pub mod startup;

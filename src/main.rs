@@ -1,13 +1,15 @@
-//! `identity`: parse the command line, load settings, start logging, dispatch.
+//! `identity`: parse the command line, load settings, start logging, dispatch. A
+//! refused operator command prints its reason and exits 1; anything else that fails is
+//! logged with its cause chain and exits 1 too.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use identity::cli::{Cli, Command, KeysCommand};
+use identity::cli::{self, Cli, Command, KeysCommand, Refusal};
 use identity::configuration::Settings;
 use identity::startup::Application;
-use identity::{database, telemetry};
+use identity::telemetry;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -27,7 +29,11 @@ async fn main() -> ExitCode {
     match run(cli.command.unwrap_or(Command::Serve), settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "identity failed");
+            if let Some(refusal) = error.downcast_ref::<Refusal>() {
+                eprintln!("identity: {refusal}");
+            } else {
+                tracing::error!(error = format!("{error:#}"), "identity failed");
+            }
             ExitCode::FAILURE
         }
     }
@@ -37,13 +43,12 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve => serve(settings).await,
         Command::Migrate => {
-            let db = database::connect(&settings.database_url, 1)
-                .await
-                .context("connecting to the database")?;
-            database::migrate(&db).await.context("applying migrations")?;
+            cli::connect_and_migrate(&settings).await?;
             tracing::info!("migrations applied");
             Ok(())
         }
+        Command::CreateSuperuser(args) => cli::create_superuser(args, &settings).await,
+        Command::PurgeExpired => cli::purge_expired(&settings).await,
         Command::Keys {
             command: KeysCommand::Generate { out },
         } => {

@@ -19,8 +19,8 @@ use crate::email::email_templates::EmailTemplates;
 use crate::email::mail_delivery::MailDelivery;
 use crate::email::{OutboxSender, OutboxWaker};
 use crate::grpc::{self, GrpcServices};
-use crate::services::{AccountService, TokenService};
-use crate::{database, health_watcher};
+use crate::services::{AccountService, AdminService, MaintenanceService, PasswordResetService, TokenService};
+use crate::{database, health_watcher, purge_scheduler};
 
 /// A built, bound, not yet serving instance.
 pub struct Application {
@@ -63,6 +63,8 @@ impl Application {
         let access_tokens = AccessTokens::new(keys, &settings.jwt);
         let services = GrpcServices {
             accounts: AccountService::new(db.clone(), hasher.clone(), waker.clone()),
+            admin: AdminService::new(db.clone()),
+            password_resets: PasswordResetService::new(db.clone(), hasher.clone(), waker.clone()),
             tokens: TokenService::new(db.clone(), hasher, access_tokens, settings.tokens.clone(), waker),
         };
 
@@ -135,9 +137,12 @@ impl Application {
             self.settings.health_probe_interval,
             self.shutdown.clone(),
         );
+        let maintenance = MaintenanceService::new(self.db.clone(), self.settings.purge.clone());
+        let purge = purge_scheduler::run(maintenance, self.settings.purge.interval, self.shutdown.clone());
         vec![
             tokio::spawn(sender.run(self.shutdown.clone())),
             tokio::spawn(watcher),
+            tokio::spawn(purge),
         ]
     }
 }

@@ -24,7 +24,8 @@ use crate::configuration::{EmailSettings, TokenSettings};
 use crate::domain::OpaqueToken;
 use crate::entities::email_outbox;
 use crate::repositories::{
-    email_outbox_repository, email_verification_token_repository, transaction, user_repository,
+    email_outbox_repository, email_verification_token_repository, password_reset_token_repository,
+    transaction, user_repository,
 };
 
 /// Delivers queued emails until shut down.
@@ -36,6 +37,22 @@ pub struct OutboxSender {
     email: EmailSettings,
     tokens: TokenSettings,
     waker: OutboxWaker,
+}
+
+/// The two emails that carry a single-use token.
+#[derive(Clone, Copy)]
+enum TokenPurpose {
+    Verification,
+    PasswordReset,
+}
+
+impl TokenPurpose {
+    fn ttl(self, tokens: &TokenSettings) -> Duration {
+        match self {
+            Self::Verification => tokens.verification_token_ttl,
+            Self::PasswordReset => tokens.reset_token_ttl,
+        }
+    }
 }
 
 /// A rendered email ready to go, or nothing left to send.
@@ -125,38 +142,68 @@ impl OutboxSender {
 
     async fn prepare(&self, row: &email_outbox::Model, now: DateTime<Utc>) -> anyhow::Result<Prepared> {
         match row.kind.as_str() {
-            kind::VERIFICATION => self.prepare_verification(row, now).await,
+            kind::VERIFICATION => {
+                self.prepare_token_email(row, TokenPurpose::Verification, now)
+                    .await
+            }
+            kind::PASSWORD_RESET => {
+                self.prepare_token_email(row, TokenPurpose::PasswordReset, now)
+                    .await
+            }
             kind::NOTICE => self.prepare_notice(row),
             other => anyhow::bail!("unknown outbox email kind `{other}`"),
         }
     }
 
-    async fn prepare_verification(
+    /// Mints the token of a verification or reset email at the moment of sending
+    /// (deleting the user's older unused ones) and renders the email around its link.
+    async fn prepare_token_email(
         &self,
         row: &email_outbox::Model,
+        purpose: TokenPurpose,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Prepared> {
-        let user_id = row.user_id.context("verification email without a user")?;
-        let ttl = self.tokens.verification_token_ttl;
+        let user_id = row.user_id.context("token email without a user")?;
         let txn = transaction::begin_write(&self.db).await?;
         let Some(user) = user_repository::find_by_id(&txn, user_id).await? else {
             return Ok(Prepared::Obsolete("account deleted"));
         };
-        if user.is_verified {
-            return Ok(Prepared::Obsolete("email already verified"));
+        match purpose {
+            TokenPurpose::Verification if user.is_verified => {
+                return Ok(Prepared::Obsolete("email already verified"));
+            }
+            TokenPurpose::PasswordReset if !user.is_active => {
+                return Ok(Prepared::Obsolete("account disabled"));
+            }
+            _ => {}
         }
         let token = OpaqueToken::generate();
-        email_verification_token_repository::replace_for_user(
-            &txn,
-            user_id,
-            &token.hash(),
-            now,
-            now + to_chrono(ttl),
-        )
-        .await?;
+        let (ttl, hash) = (purpose.ttl(&self.tokens), token.hash());
+        let expires_at = now + to_chrono(ttl);
+        match purpose {
+            TokenPurpose::Verification => {
+                email_verification_token_repository::replace_for_user(&txn, user_id, &hash, now, expires_at)
+                    .await?;
+            }
+            TokenPurpose::PasswordReset => {
+                password_reset_token_repository::replace_for_user(&txn, user_id, &hash, now, expires_at)
+                    .await?;
+            }
+        }
         txn.commit().await?;
-        let link = self.link("verify-email", &token);
-        let email = self.templates.verification(&link, ttl.as_secs().div_ceil(60))?;
+        let minutes = ttl.as_secs().div_ceil(60);
+        let (link, email) = match purpose {
+            TokenPurpose::Verification => {
+                let link = self.link("verify-email", &token);
+                let email = self.templates.verification(&link, minutes)?;
+                (link, email)
+            }
+            TokenPurpose::PasswordReset => {
+                let link = self.link("reset-password", &token);
+                let email = self.templates.password_reset(&link, minutes)?;
+                (link, email)
+            }
+        };
         Ok(Prepared::Send {
             email,
             link: Some(link),

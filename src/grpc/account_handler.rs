@@ -3,21 +3,29 @@
 use tonic::{Request, Response, Status};
 
 use super::bearer_authentication::BearerAuthenticator;
-use super::status_mapping::not_implemented;
 use super::{request_context, request_decoding, response_encoding};
 use crate::proto;
 use crate::proto::account_service_server::AccountService as AccountRpc;
-use crate::services::AccountService;
+use crate::services::{AccountService, PasswordResetService};
 
 /// Serves AccountService over the account use cases.
 pub struct AccountHandler {
     accounts: AccountService,
+    password_resets: PasswordResetService,
     bearer: BearerAuthenticator,
 }
 
 impl AccountHandler {
-    pub fn new(accounts: AccountService, bearer: BearerAuthenticator) -> Self {
-        Self { accounts, bearer }
+    pub fn new(
+        accounts: AccountService,
+        password_resets: PasswordResetService,
+        bearer: BearerAuthenticator,
+    ) -> Self {
+        Self {
+            accounts,
+            password_resets,
+            bearer,
+        }
     }
 }
 
@@ -55,23 +63,33 @@ impl AccountRpc for AccountHandler {
         request: Request<proto::ResendVerificationEmailRequest>,
     ) -> Result<Response<proto::ResendVerificationEmailResponse>, Status> {
         let client = request_context::client_info(&request);
-        let email = request_decoding::resend_verification_email(request.get_ref())?;
+        let email = request_decoding::email(&request.get_ref().email)?;
         self.accounts.resend_verification_email(email, &client).await?;
         Ok(Response::new(proto::ResendVerificationEmailResponse {}))
     }
 
+    #[tracing::instrument(name = "identity.v1.AccountService/RequestPasswordReset", skip_all)]
     async fn request_password_reset(
         &self,
-        _request: Request<proto::RequestPasswordResetRequest>,
+        request: Request<proto::RequestPasswordResetRequest>,
     ) -> Result<Response<proto::RequestPasswordResetResponse>, Status> {
-        Err(not_implemented("RequestPasswordReset"))
+        let client = request_context::client_info(&request);
+        let email = request_decoding::email(&request.get_ref().email)?;
+        self.password_resets
+            .request_password_reset(email, &client)
+            .await?;
+        Ok(Response::new(proto::RequestPasswordResetResponse {}))
     }
 
+    #[tracing::instrument(name = "identity.v1.AccountService/ResetPassword", skip_all, fields(user_id))]
     async fn reset_password(
         &self,
-        _request: Request<proto::ResetPasswordRequest>,
+        request: Request<proto::ResetPasswordRequest>,
     ) -> Result<Response<proto::ResetPasswordResponse>, Status> {
-        Err(not_implemented("ResetPassword"))
+        let client = request_context::client_info(&request);
+        let command = request_decoding::reset_password(request.get_ref())?;
+        self.password_resets.reset_password(command, &client).await?;
+        Ok(Response::new(proto::ResetPasswordResponse {}))
     }
 
     #[tracing::instrument(name = "identity.v1.AccountService/ChangePassword", skip_all, fields(user_id))]

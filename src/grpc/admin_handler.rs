@@ -1,55 +1,115 @@
-//! `identity.v1.AdminService`: answers UNIMPLEMENTED until its use cases land.
+//! `identity.v1.AdminService`: authenticate, require staff, decode → service → encode.
+//! The staff check comes before decoding, so a non-staff caller learns nothing about
+//! what the RPCs would accept.
 
 use tonic::{Request, Response, Status};
 
-use super::status_mapping::not_implemented;
+use super::bearer_authentication::BearerAuthenticator;
+use super::{admin_request_decoding, request_context, response_encoding};
 use crate::proto;
-use crate::proto::admin_service_server::AdminService as AdminServiceRpc;
+use crate::proto::admin_service_server::AdminService as AdminRpc;
+use crate::services::{AdminService, Operator};
 
-/// Placeholder server for AdminService.
-pub struct AdminHandler;
+/// Serves AdminService over the admin use cases.
+pub struct AdminHandler {
+    admin: AdminService,
+    bearer: BearerAuthenticator,
+}
+
+impl AdminHandler {
+    pub fn new(admin: AdminService, bearer: BearerAuthenticator) -> Self {
+        Self { admin, bearer }
+    }
+
+    /// The caller, if a staff member with a valid bearer token.
+    async fn operator<T>(&self, request: &Request<T>) -> Result<Operator, Status> {
+        let principal = self.bearer.authenticate(request).await?;
+        Ok(Operator::authorize(principal)?)
+    }
+}
 
 #[tonic::async_trait]
-impl AdminServiceRpc for AdminHandler {
+impl AdminRpc for AdminHandler {
+    #[tracing::instrument(name = "identity.v1.AdminService/ListUsers", skip_all, fields(user_id))]
     async fn list_users(
         &self,
-        _request: Request<proto::ListUsersRequest>,
+        request: Request<proto::ListUsersRequest>,
     ) -> Result<Response<proto::ListUsersResponse>, Status> {
-        Err(not_implemented("ListUsers"))
+        let operator = self.operator(&request).await?;
+        let query = admin_request_decoding::list_users(request.get_ref())?;
+        let page = self.admin.list_users(&operator, query).await?;
+        Ok(Response::new(response_encoding::users_page(&page)))
     }
 
+    #[tracing::instrument(name = "identity.v1.AdminService/GetUser", skip_all, fields(user_id))]
     async fn get_user(
         &self,
-        _request: Request<proto::GetUserRequest>,
+        request: Request<proto::GetUserRequest>,
     ) -> Result<Response<proto::GetUserResponse>, Status> {
-        Err(not_implemented("GetUser"))
+        let operator = self.operator(&request).await?;
+        let lookup = admin_request_decoding::get_user(request.into_inner())?;
+        let user = self.admin.get_user(&operator, lookup).await?;
+        Ok(Response::new(proto::GetUserResponse {
+            user: Some(response_encoding::user(&user)),
+        }))
     }
 
+    #[tracing::instrument(name = "identity.v1.AdminService/UpdateUser", skip_all, fields(user_id))]
     async fn update_user(
         &self,
-        _request: Request<proto::UpdateUserRequest>,
+        request: Request<proto::UpdateUserRequest>,
     ) -> Result<Response<proto::UpdateUserResponse>, Status> {
-        Err(not_implemented("UpdateUser"))
+        let operator = self.operator(&request).await?;
+        let client = request_context::client_info(&request);
+        let command = admin_request_decoding::update_user(request.get_ref())?;
+        let user = self.admin.update_user(&operator, command, &client).await?;
+        Ok(Response::new(proto::UpdateUserResponse {
+            user: Some(response_encoding::user(&user)),
+        }))
     }
 
+    #[tracing::instrument(name = "identity.v1.AdminService/DeleteUser", skip_all, fields(user_id))]
     async fn delete_user(
         &self,
-        _request: Request<proto::DeleteUserRequest>,
+        request: Request<proto::DeleteUserRequest>,
     ) -> Result<Response<proto::DeleteUserResponse>, Status> {
-        Err(not_implemented("DeleteUser"))
+        let operator = self.operator(&request).await?;
+        let client = request_context::client_info(&request);
+        let id = admin_request_decoding::account_id("id", &request.get_ref().id)?;
+        self.admin.delete_user(&operator, id, &client).await?;
+        Ok(Response::new(proto::DeleteUserResponse {}))
     }
 
+    #[tracing::instrument(
+        name = "identity.v1.AdminService/RevokeUserSessions",
+        skip_all,
+        fields(user_id)
+    )]
     async fn revoke_user_sessions(
         &self,
-        _request: Request<proto::RevokeUserSessionsRequest>,
+        request: Request<proto::RevokeUserSessionsRequest>,
     ) -> Result<Response<proto::RevokeUserSessionsResponse>, Status> {
-        Err(not_implemented("RevokeUserSessions"))
+        let operator = self.operator(&request).await?;
+        let client = request_context::client_info(&request);
+        let user_id = admin_request_decoding::account_id("user_id", &request.get_ref().user_id)?;
+        let revoked = self
+            .admin
+            .revoke_user_sessions(&operator, user_id, &client)
+            .await?;
+        let revoked_sessions = u32::try_from(revoked).unwrap_or(u32::MAX);
+        Ok(Response::new(proto::RevokeUserSessionsResponse {
+            revoked_sessions,
+        }))
     }
 
+    #[tracing::instrument(name = "identity.v1.AdminService/ListAuditEvents", skip_all, fields(user_id))]
     async fn list_audit_events(
         &self,
-        _request: Request<proto::ListAuditEventsRequest>,
+        request: Request<proto::ListAuditEventsRequest>,
     ) -> Result<Response<proto::ListAuditEventsResponse>, Status> {
-        Err(not_implemented("ListAuditEvents"))
+        let operator = self.operator(&request).await?;
+        let query = admin_request_decoding::list_audit_events(request.get_ref())?;
+        let page = self.admin.list_audit_events(&operator, query).await?;
+        Ok(Response::new(response_encoding::audit_events_page(&page)))
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod account_handler;
 pub mod admin_handler;
+pub mod admin_request_decoding;
 pub mod bearer_authentication;
 pub mod request_context;
 pub mod request_decoding;
@@ -22,11 +23,13 @@ use tonic_health::pb::health_server::{Health, HealthServer};
 use crate::proto::account_service_server::AccountServiceServer;
 use crate::proto::admin_service_server::AdminServiceServer;
 use crate::proto::token_service_server::TokenServiceServer;
-use crate::services::{AccountService, TokenService};
+use crate::services::{AccountService, AdminService, PasswordResetService, TokenService};
 
 /// The use cases the handlers serve.
 pub struct GrpcServices {
     pub accounts: AccountService,
+    pub admin: AdminService,
+    pub password_resets: PasswordResetService,
     pub tokens: TokenService,
 }
 
@@ -46,7 +49,9 @@ pub async fn serve(
         .build_v1alpha()
         .context("building reflection v1alpha")?;
     let bearer = bearer_authentication::BearerAuthenticator::new(services.tokens.clone());
-    let accounts = account_handler::AccountHandler::new(services.accounts, bearer.clone());
+    let accounts =
+        account_handler::AccountHandler::new(services.accounts, services.password_resets, bearer.clone());
+    let admin = admin_handler::AdminHandler::new(services.admin, bearer.clone());
     let tokens = token_handler::TokenHandler::new(services.tokens, bearer);
     Server::builder()
         .trace_fn(|request| {
@@ -57,7 +62,7 @@ pub async fn serve(
         .add_service(reflection_v1alpha)
         .add_service(AccountServiceServer::new(accounts))
         .add_service(TokenServiceServer::new(tokens))
-        .add_service(AdminServiceServer::new(admin_handler::AdminHandler))
+        .add_service(AdminServiceServer::new(admin))
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
         .await
         .context("gRPC server failed")

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::domain::{EmailAddress, InputError, NewPassword, OpaqueToken, PasswordAttempt};
 use crate::proto;
-use crate::services::{ChangePasswordCommand, LoginCommand, SignupCommand};
+use crate::services::{ChangePasswordCommand, LoginCommand, ResetPasswordCommand, SignupCommand};
 
 /// Longest device name kept; it is a label for the owner's session list.
 const MAX_DEVICE_NAME: usize = 128;
@@ -64,12 +64,26 @@ pub fn verify_email(request: &proto::VerifyEmailRequest) -> Result<OpaqueToken, 
     OpaqueToken::parse(&request.token).map_err(|error| FieldViolations::single("token", error))
 }
 
+/// An email in the `email` field.
+///
 /// # Errors
 /// An `email` violation.
-pub fn resend_verification_email(
-    request: &proto::ResendVerificationEmailRequest,
-) -> Result<EmailAddress, FieldViolations> {
-    EmailAddress::parse(&request.email).map_err(|error| FieldViolations::single("email", error))
+pub fn email(raw: &str) -> Result<EmailAddress, FieldViolations> {
+    EmailAddress::parse(raw).map_err(|error| FieldViolations::single("email", error))
+}
+
+/// # Errors
+/// `token`, `new_password` violations.
+pub fn reset_password(
+    request: &proto::ResetPasswordRequest,
+) -> Result<ResetPasswordCommand, FieldViolations> {
+    let mut violations = FieldViolations::default();
+    let token = violations.check("token", OpaqueToken::parse(&request.token));
+    let new_password = violations.check("new_password", NewPassword::parse(&request.new_password, None));
+    let command = token
+        .zip(new_password)
+        .map(|(token, new_password)| ResetPasswordCommand { token, new_password });
+    violations.finish(command)
 }
 
 /// # Errors

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use crate::auth::AuthenticatedPrincipal;
 use crate::domain::{Session, TokenPair, User};
 use crate::proto;
+use crate::services::admin_service::{AuditEvent, Page, PageCursor};
 
 /// A `google.protobuf.Timestamp` for a UTC time.
 pub fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
@@ -63,5 +64,39 @@ pub fn validated_access_token(principal: &AuthenticatedPrincipal) -> proto::Vali
         is_verified: principal.user.is_verified,
         is_staff: principal.user.is_staff,
         expires_at: Some(timestamp(principal.expires_at)),
+    }
+}
+
+/// The wire form of an audit event; the metadata as JSON text.
+pub fn audit_event(event: &AuditEvent) -> proto::AuditEvent {
+    proto::AuditEvent {
+        id: event.id.to_string(),
+        user_id: event.user_id.map(|id| id.to_string()),
+        kind: event.kind.clone(),
+        ip_address: event.ip_address.clone().unwrap_or_default(),
+        user_agent: event.user_agent.clone().unwrap_or_default(),
+        metadata_json: event.metadata.to_string(),
+        created_at: Some(timestamp(event.created_at)),
+    }
+}
+
+/// A page token; empty on the last page.
+pub fn page_token(next: Option<&PageCursor>) -> String {
+    next.map(PageCursor::to_token).unwrap_or_default()
+}
+
+/// One page of ListUsers.
+pub fn users_page(page: &Page<User>) -> proto::ListUsersResponse {
+    proto::ListUsersResponse {
+        users: page.items.iter().map(user).collect(),
+        next_page_token: page_token(page.next.as_ref()),
+    }
+}
+
+/// One page of ListAuditEvents.
+pub fn audit_events_page(page: &Page<AuditEvent>) -> proto::ListAuditEventsResponse {
+    proto::ListAuditEventsResponse {
+        events: page.items.iter().map(audit_event).collect(),
+        next_page_token: page_token(page.next.as_ref()),
     }
 }

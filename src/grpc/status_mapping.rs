@@ -43,10 +43,10 @@ pub enum Reason {
     AccountDisabled,
     NotStaff,
     NotSuperuser,
+    SelfLockout,
     RateLimited,
     DatabaseUnavailable,
     Internal,
-    NotImplemented,
 }
 
 impl Reason {
@@ -76,10 +76,10 @@ impl Reason {
             Self::AccountDisabled => "ACCOUNT_DISABLED",
             Self::NotStaff => "NOT_STAFF",
             Self::NotSuperuser => "NOT_SUPERUSER",
+            Self::SelfLockout => "SELF_LOCKOUT",
             Self::RateLimited => "RATE_LIMITED",
             Self::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             Self::Internal => "INTERNAL",
-            Self::NotImplemented => "NOT_IMPLEMENTED",
         }
     }
 }
@@ -187,6 +187,11 @@ impl From<ServiceError> for Status {
                 Reason::NotSuperuser,
                 "this operation needs a superuser account",
             ),
+            E::SelfLockout => status(
+                FailedPrecondition,
+                Reason::SelfLockout,
+                "operators cannot disable, delete or demote their own account; ask another superuser",
+            ),
             E::RateLimited { retry_after } => rate_limited(retry_after),
             E::DatabaseUnavailable(error) => unavailable(&error),
             E::Unexpected(error) => internal(&error),
@@ -235,15 +240,6 @@ pub fn input_reason(error: &InputError) -> Reason {
 /// A status with only `ErrorInfo`.
 pub fn status(code: Code, reason: Reason, message: &str) -> Status {
     Status::with_error_details(code, message, error_info(reason))
-}
-
-/// An RPC a later release implements.
-pub fn not_implemented(rpc: &str) -> Status {
-    status(
-        Code::Unimplemented,
-        Reason::NotImplemented,
-        &format!("{rpc} is not implemented yet"),
-    )
 }
 
 fn error_info(reason: Reason) -> ErrorDetails {

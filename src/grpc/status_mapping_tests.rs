@@ -66,6 +66,7 @@ fn every_service_error_maps_to_its_design_row() {
         (E::AccountDisabled, Code::PermissionDenied, "ACCOUNT_DISABLED"),
         (E::NotStaff, Code::PermissionDenied, "NOT_STAFF"),
         (E::NotSuperuser, Code::PermissionDenied, "NOT_SUPERUSER"),
+        (E::SelfLockout, Code::FailedPrecondition, "SELF_LOCKOUT"),
         (
             E::RateLimited {
                 retry_after: Duration::from_secs(3),

@@ -1,7 +1,12 @@
-//! The `audit_events` table: append-only.
+//! The `audit_events` table: append-only, until the retention period purges it; read
+//! back by operators, newest first.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr};
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+};
 use uuid::Uuid;
 
 use crate::entities::audit_event;
@@ -34,4 +39,64 @@ pub async fn insert(
     .insert(db)
     .await?;
     Ok(())
+}
+
+/// Deletes at most `limit` events recorded before `created_before`; returns how many.
+/// The one exception to append-only: the retention period operators configure.
+#[tracing::instrument(skip_all)]
+pub async fn purge_older_than(
+    db: &impl ConnectionTrait,
+    created_before: DateTime<Utc>,
+    limit: u64,
+) -> Result<u64, DbErr> {
+    let batch = Query::select()
+        .column(audit_event::Column::Id)
+        .from(audit_event::Entity)
+        .and_where(audit_event::Column::CreatedAt.lt(created_before))
+        .limit(limit)
+        .to_owned();
+    let result = audit_event::Entity::delete_many()
+        .filter(audit_event::Column::Id.in_subquery(batch))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Filters of an audit listing; `None` keeps all.
+#[derive(Debug, Default)]
+pub struct AuditEventFilter<'a> {
+    pub user_id: Option<Uuid>,
+    pub kind: Option<&'a str>,
+}
+
+/// Up to `limit` events matching `filter`, newest first (`created_at`, then `id`, both
+/// descending), starting after the keyset `before`.
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    db: &impl ConnectionTrait,
+    filter: &AuditEventFilter<'_>,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: u64,
+) -> Result<Vec<audit_event::Model>, DbErr> {
+    audit_event::Entity::find()
+        .apply_if(filter.user_id, |query, user_id| {
+            query.filter(audit_event::Column::UserId.eq(user_id))
+        })
+        .apply_if(filter.kind, |query, kind| {
+            query.filter(audit_event::Column::Kind.eq(kind))
+        })
+        .apply_if(before, |query, (at, id)| {
+            query.filter(
+                Condition::any().add(audit_event::Column::CreatedAt.lt(at)).add(
+                    Condition::all()
+                        .add(audit_event::Column::CreatedAt.eq(at))
+                        .add(audit_event::Column::Id.lt(id)),
+                ),
+            )
+        })
+        .order_by_desc(audit_event::Column::CreatedAt)
+        .order_by_desc(audit_event::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
 }

@@ -2,7 +2,7 @@
 //! claimed by senders under a lease.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait,
     QueryFilter, Statement,
@@ -113,4 +113,26 @@ pub async fn mark_failed(
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Deletes at most `limit` emails sent before `sent_before`; returns how many. Unsent
+/// rows (pending or failing) are never purged: they are work still to do.
+#[tracing::instrument(skip_all)]
+pub async fn purge_sent(
+    db: &impl ConnectionTrait,
+    sent_before: DateTime<Utc>,
+    limit: u64,
+) -> Result<u64, DbErr> {
+    let batch = Query::select()
+        .column(email_outbox::Column::Id)
+        .from(email_outbox::Entity)
+        .and_where(email_outbox::Column::SentAt.is_not_null())
+        .and_where(email_outbox::Column::SentAt.lt(sent_before))
+        .limit(limit)
+        .to_owned();
+    let result = email_outbox::Entity::delete_many()
+        .filter(email_outbox::Column::Id.in_subquery(batch))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
 }

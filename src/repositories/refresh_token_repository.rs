@@ -3,7 +3,7 @@
 //! was already consumed is a reuse.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
 };
@@ -94,4 +94,22 @@ pub async fn find_by_hash(
         .filter(refresh_token::Column::TokenHash.eq(hash.as_str()))
         .one(db)
         .await
+}
+
+/// Deletes at most `limit` refresh tokens expired at `now`, consumed or not; returns how
+/// many. An expired token can neither rotate nor prove a reuse worth acting on: its
+/// session could not have been refreshed with it anyway.
+#[tracing::instrument(skip_all)]
+pub async fn purge_expired(db: &impl ConnectionTrait, now: DateTime<Utc>, limit: u64) -> Result<u64, DbErr> {
+    let batch = Query::select()
+        .column(refresh_token::Column::Id)
+        .from(refresh_token::Entity)
+        .and_where(refresh_token::Column::ExpiresAt.lte(now))
+        .limit(limit)
+        .to_owned();
+    let result = refresh_token::Entity::delete_many()
+        .filter(refresh_token::Column::Id.in_subquery(batch))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
 }

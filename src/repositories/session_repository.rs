@@ -2,7 +2,7 @@
 //! it is idempotent and reports whether this call did it.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Condition, Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
     QueryOrder,
@@ -122,4 +122,30 @@ pub async fn list_live_for_user(
         .order_by_desc(session::Column::CreatedAt)
         .all(db)
         .await
+}
+
+/// Deletes at most `limit` sessions that ended (were revoked, or expired) before
+/// `ended_before`; their refresh tokens go with them (foreign key cascade). Returns how
+/// many. A live session is neither revoked nor expired, so it never matches.
+#[tracing::instrument(skip_all)]
+pub async fn purge_ended(
+    db: &impl ConnectionTrait,
+    ended_before: DateTime<Utc>,
+    limit: u64,
+) -> Result<u64, DbErr> {
+    let ended = Condition::any()
+        .add(session::Column::RevokedAt.lt(ended_before))
+        .add(session::Column::ExpiresAt.lt(ended_before));
+    // `id IN (SELECT … LIMIT n)`: both backends accept it, and it bounds the lock.
+    let batch = Query::select()
+        .column(session::Column::Id)
+        .from(session::Entity)
+        .cond_where(ended)
+        .limit(limit)
+        .to_owned();
+    let result = session::Entity::delete_many()
+        .filter(session::Column::Id.in_subquery(batch))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
 }

@@ -1,9 +1,10 @@
 //! The `users` table.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use uuid::Uuid;
 
@@ -98,4 +99,115 @@ pub async fn set_password_hash(
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Filters of an account listing; `None` keeps all.
+#[derive(Debug, Default)]
+pub struct UserFilter<'a> {
+    /// A substring of the stored (lower-cased) email, matched literally.
+    pub email_contains: Option<&'a str>,
+    pub is_verified: Option<bool>,
+    pub is_active: Option<bool>,
+}
+
+/// Up to `limit` accounts matching `filter`, ordered by `date_joined` then `id`, starting
+/// after the keyset `after`. The keyset condition, unlike OFFSET, stays right while rows
+/// come and go, and the tie-break on `id` makes the order total.
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    db: &impl ConnectionTrait,
+    filter: &UserFilter<'_>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: u64,
+) -> Result<Vec<user::Model>, DbErr> {
+    user::Entity::find()
+        .apply_if(filter.email_contains, |query, needle| {
+            let pattern = LikeExpr::new(format!("%{}%", escape_like(needle))).escape('\\');
+            query.filter(user::Column::Email.like(pattern))
+        })
+        .apply_if(filter.is_verified, |query, value| {
+            query.filter(user::Column::IsVerified.eq(value))
+        })
+        .apply_if(filter.is_active, |query, value| {
+            query.filter(user::Column::IsActive.eq(value))
+        })
+        .apply_if(after, |query, (at, id)| {
+            query.filter(
+                Condition::any().add(user::Column::DateJoined.gt(at)).add(
+                    Condition::all()
+                        .add(user::Column::DateJoined.eq(at))
+                        .add(user::Column::Id.gt(id)),
+                ),
+            )
+        })
+        .order_by_asc(user::Column::DateJoined)
+        .order_by_asc(user::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// `needle` with LIKE's wildcards (and the escape character itself) made literal.
+fn escape_like(needle: &str) -> String {
+    let mut escaped = String::with_capacity(needle.len());
+    for c in needle.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// The account with this id, its row locked until the transaction ends so that rules
+/// checked against it still hold at commit. PostgreSQL: `FOR UPDATE`; SQLite has no
+/// row locks, and its write transaction (`transaction::begin_write`) already excludes
+/// every other writer.
+#[tracing::instrument(skip_all, fields(user_id = %id))]
+pub async fn find_by_id_for_update(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<user::Model>, DbErr> {
+    user::Entity::find_by_id(id).lock_exclusive().one(db).await
+}
+
+/// New values for an account's flags; `None` leaves a flag as it is.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FlagUpdate {
+    pub is_active: Option<bool>,
+    pub is_verified: Option<bool>,
+    pub is_staff: Option<bool>,
+    pub is_superuser: Option<bool>,
+}
+
+/// Sets the given flags; `false` when no such user.
+#[tracing::instrument(skip_all, fields(user_id = %id))]
+pub async fn update_flags(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    flags: FlagUpdate,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let columns = [
+        (user::Column::IsActive, flags.is_active),
+        (user::Column::IsVerified, flags.is_verified),
+        (user::Column::IsStaff, flags.is_staff),
+        (user::Column::IsSuperuser, flags.is_superuser),
+    ];
+    let mut update = user::Entity::update_many().col_expr(user::Column::UpdatedAt, Expr::value(now));
+    for (column, value) in columns {
+        if let Some(value) = value {
+            update = update.col_expr(column, Expr::value(value));
+        }
+    }
+    let result = update.filter(user::Column::Id.eq(id)).exec(db).await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Deletes the account; its tokens, sessions and outbox rows go with it (foreign keys
+/// cascade) and its audit events stay with `user_id` set to NULL. `false` when no such user.
+#[tracing::instrument(skip_all, fields(user_id = %id))]
+pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, DbErr> {
+    let result = user::Entity::delete_by_id(id).exec(db).await?;
+    Ok(result.rows_affected == 1)
 }

@@ -11,7 +11,8 @@ use crate::auth::{AuthenticatedPrincipal, PasswordCheck, PasswordHasher};
 use crate::domain::{ClientInfo, EmailAddress, NewPassword, OpaqueToken, PasswordAttempt, User};
 use crate::email::outbox::{self, OutboxEmail, OutboxWaker};
 use crate::repositories::db_error::UniqueViolationExt;
-use crate::repositories::email_verification_token_repository::{self as verification_tokens, Consumption};
+use crate::repositories::email_verification_token_repository as verification_tokens;
+use crate::repositories::single_use_token_repository::Consumption;
 use crate::repositories::{session_repository, transaction, user_repository};
 
 /// A validated Signup request.

@@ -27,6 +27,8 @@ pub enum AuditKind {
     AdminUserUpdated,
     AdminUserDeleted,
     AdminSessionsRevoked,
+    SuperuserCreated,
+    SuperuserPromoted,
 }
 
 impl AuditKind {
@@ -48,6 +50,8 @@ impl AuditKind {
             Self::AdminUserUpdated => "admin_user_updated",
             Self::AdminUserDeleted => "admin_user_deleted",
             Self::AdminSessionsRevoked => "admin_sessions_revoked",
+            Self::SuperuserCreated => "superuser_created",
+            Self::SuperuserPromoted => "superuser_promoted",
         }
     }
 }

@@ -2,11 +2,19 @@
 //! or a `ServiceError`; nothing here knows about tonic or the proto types.
 
 pub mod account_service;
+pub mod admin_service;
 pub mod audit_log;
+pub mod maintenance_service;
+pub mod password_reset_service;
 pub mod service_error;
+pub mod superuser_service;
 pub mod token_service;
 pub mod user_row;
 
 pub use account_service::{AccountService, ChangePasswordCommand, SignupCommand};
+pub use admin_service::{AdminService, Operator};
+pub use maintenance_service::{MaintenanceService, PurgeReport};
+pub use password_reset_service::{PasswordResetService, ResetPasswordCommand};
 pub use service_error::ServiceError;
+pub use superuser_service::SuperuserService;
 pub use token_service::{LoginCommand, TokenService};

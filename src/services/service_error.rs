@@ -57,6 +57,10 @@ pub enum ServiceError {
     NotStaff,
     #[error("caller is not a superuser")]
     NotSuperuser,
+    /// An operator tried to disable or delete their own account, or drop their own
+    /// staff or superuser flag.
+    #[error("operators cannot lock themselves out")]
+    SelfLockout,
     #[error("rate limited")]
     RateLimited { retry_after: Duration },
     #[error("database unavailable")]

@@ -15,6 +15,7 @@ mod test_app;
 mod test_database;
 
 mod access_tokens;
+mod admin;
 mod change_password;
 mod email_delivery;
 mod health;
@@ -22,6 +23,9 @@ mod infra_selftest;
 mod lifecycle;
 mod login;
 mod multi_instance;
+mod operator_cli;
+mod password_reset;
+mod purge;
 mod reflection;
 mod refresh_token;
 mod resend_verification_email;

@@ -93,6 +93,16 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     start(settings, smtp, Arc::new(database), Arc::new(data_dir)).await
 }
 
+/// A server with the test defaults on an existing database, e.g. one that the `identity`
+/// binary has just prepared.
+pub async fn spawn_app_on(database: TestDatabase) -> TestApp {
+    LazyLock::force(&TRACING);
+    let data_dir = temporary_dir("identity-data-");
+    let smtp = SmtpCapture::start().await;
+    let settings = test_settings(&database, &data_dir, &smtp);
+    start(settings, smtp, Arc::new(database), Arc::new(data_dir)).await
+}
+
 /// A fresh directory removed when the last app using it is dropped.
 pub fn temporary_dir(prefix: &str) -> TempDir {
     tempfile::Builder::new()
@@ -242,7 +252,8 @@ impl TestApp {
     }
 
     /// A second server on the same database, data dir and settings (its own SMTP capture),
-    /// as a second instance behind a load balancer.
+    /// as a second instance behind a load balancer. It shares the outbox too, so an email
+    /// queued once it runs may reach either capture: set users up before spawning it.
     pub async fn spawn_sibling(&self) -> TestApp {
         self.spawn_sibling_with(|_| {}).await
     }

@@ -1,0 +1,132 @@
+//! The write side: UpdateUser, DeleteUser, RevokeUserSessions. Each change and its
+//! audit event (naming the operator) commit together or not at all, and the target's
+//! row is locked while the rules look at it, so a concurrent change cannot slip
+//! between the check and the write.
+
+use chrono::Utc;
+use sea_orm::DatabaseTransaction;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::AdminService;
+use super::commands::UpdateUserCommand;
+use super::rules::{self, Operator};
+use crate::domain::{ClientInfo, User};
+use crate::repositories::{session_repository, transaction, user_repository};
+use crate::services::ServiceError;
+use crate::services::audit_log::{self, AuditKind};
+use crate::services::user_row::to_user;
+
+impl AdminService {
+    /// Sets the requested flags and leaves the others alone. Disabling an account also
+    /// revokes its sessions: a disabled account's access tokens stop working at once.
+    /// A request that changes nothing writes nothing and records no event.
+    ///
+    /// # Errors
+    /// `UserNotFound`, `NotSuperuser`, `SelfLockout`, `DatabaseUnavailable`, `Unexpected`.
+    #[tracing::instrument(skip_all, fields(operator_id = %operator.id(), target_id))]
+    pub async fn update_user(
+        &self,
+        operator: &Operator,
+        command: UpdateUserCommand,
+        client: &ClientInfo,
+    ) -> Result<User, ServiceError> {
+        let id = command.id.ok_or(ServiceError::UserNotFound)?;
+        tracing::Span::current().record("target_id", tracing::field::display(id));
+        rules::check_flag_changes(operator, id, &command.flags)?;
+        let now = Utc::now();
+        let txn = transaction::begin_write(&self.db).await?;
+        let target = locked_target(&txn, id).await?;
+        rules::check_may_manage(operator, &target)?;
+        let changes = command.flags.differences_from(&target);
+        let revoked = if command.flags.is_active == Some(false) {
+            session_repository::revoke_all_for_user(&txn, id, None, "disabled_by_admin", now).await?
+        } else {
+            0
+        };
+        if changes.is_empty() && revoked == 0 {
+            return Ok(target);
+        }
+        if !changes.is_empty() {
+            user_repository::update_flags(&txn, id, changes.into(), now).await?;
+        }
+        let metadata = json!({
+            "operator_id": operator.id(),
+            "changes": changes.describe(&target),
+            "revoked_sessions": revoked,
+        });
+        audit_log::record(&txn, AuditKind::AdminUserUpdated, Some(id), client, metadata, now).await?;
+        txn.commit().await?;
+        Ok(changes.apply_to(target))
+    }
+
+    /// Deletes an account; its tokens, sessions and queued emails go with it (foreign
+    /// keys cascade), its audit events stay with their user unset.
+    ///
+    /// # Errors
+    /// `UserNotFound`, `NotSuperuser`, `SelfLockout`, `DatabaseUnavailable`, `Unexpected`.
+    #[tracing::instrument(skip_all, fields(operator_id = %operator.id(), target_id))]
+    pub async fn delete_user(
+        &self,
+        operator: &Operator,
+        id: Option<Uuid>,
+        client: &ClientInfo,
+    ) -> Result<(), ServiceError> {
+        let id = id.ok_or(ServiceError::UserNotFound)?;
+        tracing::Span::current().record("target_id", tracing::field::display(id));
+        rules::check_deletion(operator, id)?;
+        let now = Utc::now();
+        let txn = transaction::begin_write(&self.db).await?;
+        let target = locked_target(&txn, id).await?;
+        rules::check_may_manage(operator, &target)?;
+        user_repository::delete(&txn, id).await?;
+        // The event cannot reference the deleted row, so the metadata says who it was.
+        let metadata = json!({
+            "operator_id": operator.id(),
+            "deleted_user_id": id,
+            "deleted_email": target.email.as_str(),
+        });
+        audit_log::record(&txn, AuditKind::AdminUserDeleted, None, client, metadata, now).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Revokes every live session of an account (a stolen device, a suspected breach);
+    /// returns how many.
+    ///
+    /// # Errors
+    /// `UserNotFound`, `DatabaseUnavailable`, `Unexpected`.
+    #[tracing::instrument(skip_all, fields(operator_id = %operator.id(), target_id))]
+    pub async fn revoke_user_sessions(
+        &self,
+        operator: &Operator,
+        user_id: Option<Uuid>,
+        client: &ClientInfo,
+    ) -> Result<u64, ServiceError> {
+        let id = user_id.ok_or(ServiceError::UserNotFound)?;
+        tracing::Span::current().record("target_id", tracing::field::display(id));
+        let now = Utc::now();
+        let txn = transaction::begin_write(&self.db).await?;
+        locked_target(&txn, id).await?;
+        let revoked =
+            session_repository::revoke_all_for_user(&txn, id, None, "revoked_by_admin", now).await?;
+        let metadata = json!({ "operator_id": operator.id(), "revoked_sessions": revoked });
+        audit_log::record(
+            &txn,
+            AuditKind::AdminSessionsRevoked,
+            Some(id),
+            client,
+            metadata,
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(revoked)
+    }
+}
+
+/// The target account, its row locked until `txn` ends.
+async fn locked_target(txn: &DatabaseTransaction, id: Uuid) -> Result<User, ServiceError> {
+    let row = user_repository::find_by_id_for_update(txn, id).await?;
+    to_user(row.ok_or(ServiceError::UserNotFound)?)
+}

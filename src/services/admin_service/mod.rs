@@ -1,0 +1,31 @@
+//! Operators' use cases (AdminService): listing and finding accounts, changing their
+//! flags, deleting them, revoking their sessions, reading the audit trail. Every method
+//! takes an [`Operator`] (a caller proven staff); the finer rules live in `rules`.
+//! Split by use case: `listing` reads, `changes` writes.
+
+mod changes;
+mod commands;
+mod listing;
+mod paging;
+mod rules;
+
+use sea_orm::DatabaseConnection;
+
+pub use commands::{
+    AuditEventQuery, EventSubject, FlagChanges, ListUsersQuery, UpdateUserCommand, UserLookup,
+};
+pub use listing::AuditEvent;
+pub use paging::{DEFAULT_PAGE_SIZE, Listing, MAX_PAGE_SIZE, Page, PageCursor, PageRequest};
+pub use rules::Operator;
+
+/// Account administration for staff.
+#[derive(Clone)]
+pub struct AdminService {
+    db: DatabaseConnection,
+}
+
+impl AdminService {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}

@@ -1,0 +1,181 @@
+//! Who may do what on the admin surface. Pure functions over the operator and the
+//! target, so every rule is unit-tested without a server.
+//!
+//! The ladder: staff may use the admin RPCs at all; only a superuser may grant or remove
+//! staff or superuser, or act on (update, delete) an account that holds either flag,
+//! since a staff member disabling or deleting a superuser would be a privilege
+//! escalation by another name; nobody may lock themselves out, because an instance whose
+//! last superuser disabled itself can only be repaired from the database.
+
+use uuid::Uuid;
+
+use super::commands::FlagChanges;
+use crate::auth::AuthenticatedPrincipal;
+use crate::domain::User;
+use crate::services::ServiceError;
+
+/// A caller proven to be staff. Every admin use case takes one, so none can forget the
+/// check.
+#[derive(Clone, Debug)]
+pub struct Operator(User);
+
+impl Operator {
+    /// The authenticated caller, if staff. The principal's user was read when its access
+    /// token was checked, so a flag removed a moment ago already counts.
+    ///
+    /// # Errors
+    /// `NotStaff`.
+    pub fn authorize(principal: AuthenticatedPrincipal) -> Result<Self, ServiceError> {
+        if principal.user.is_staff {
+            Ok(Self(principal.user))
+        } else {
+            Err(ServiceError::NotStaff)
+        }
+    }
+
+    /// The operator's account, as read when the request was authenticated.
+    pub fn user(&self) -> &User {
+        &self.0
+    }
+
+    /// The operator's account id, recorded in every admin audit event.
+    pub fn id(&self) -> Uuid {
+        self.0.id
+    }
+}
+
+/// Checks what UpdateUser asks before anything is read.
+///
+/// # Errors
+/// `NotSuperuser` (privilege flags by a non-superuser), `SelfLockout`.
+pub fn check_flag_changes(
+    operator: &Operator,
+    target_id: Uuid,
+    flags: &FlagChanges,
+) -> Result<(), ServiceError> {
+    if flags.touches_privileges() && !operator.user().is_superuser {
+        return Err(ServiceError::NotSuperuser);
+    }
+    if target_id == operator.id() && flags.locks_out() {
+        return Err(ServiceError::SelfLockout);
+    }
+    Ok(())
+}
+
+/// Checks that DeleteUser does not target the operator.
+///
+/// # Errors
+/// `SelfLockout`.
+pub fn check_deletion(operator: &Operator, target_id: Uuid) -> Result<(), ServiceError> {
+    if target_id == operator.id() {
+        return Err(ServiceError::SelfLockout);
+    }
+    Ok(())
+}
+
+/// Checks that the operator outranks or equals the target: a privileged account other
+/// than one's own is a superuser's business.
+///
+/// # Errors
+/// `NotSuperuser`.
+pub fn check_may_manage(operator: &Operator, target: &User) -> Result<(), ServiceError> {
+    let privileged = target.is_staff || target.is_superuser;
+    if privileged && target.id != operator.id() && !operator.user().is_superuser {
+        return Err(ServiceError::NotSuperuser);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use chrono::Utc;
+
+    use super::*;
+    use crate::domain::EmailAddress;
+
+    fn user(is_staff: bool, is_superuser: bool) -> User {
+        User {
+            id: Uuid::new_v4(),
+            email: EmailAddress::parse("someone@example.com").unwrap(),
+            is_verified: true,
+            is_active: true,
+            is_staff,
+            is_superuser,
+            date_joined: Utc::now(),
+            last_login: None,
+        }
+    }
+
+    fn operator(is_superuser: bool) -> Operator {
+        Operator(user(true, is_superuser))
+    }
+
+    fn flags(is_active: Option<bool>, is_staff: Option<bool>, is_superuser: Option<bool>) -> FlagChanges {
+        FlagChanges {
+            is_active,
+            is_verified: None,
+            is_staff,
+            is_superuser,
+        }
+    }
+
+    fn principal(user: User) -> AuthenticatedPrincipal {
+        AuthenticatedPrincipal {
+            user,
+            session_id: Uuid::new_v4(),
+            expires_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn only_staff_become_operators() {
+        assert!(Operator::authorize(principal(user(true, false))).is_ok());
+        let refused = Operator::authorize(principal(user(false, true)));
+        assert!(matches!(refused, Err(ServiceError::NotStaff)));
+    }
+
+    #[test]
+    fn only_a_superuser_touches_privilege_flags() {
+        let target = Uuid::new_v4();
+        for wanted in [flags(None, Some(true), None), flags(None, None, Some(false))] {
+            let refused = check_flag_changes(&operator(false), target, &wanted);
+            assert!(matches!(refused, Err(ServiceError::NotSuperuser)), "{wanted:?}");
+            assert!(check_flag_changes(&operator(true), target, &wanted).is_ok());
+        }
+        assert!(check_flag_changes(&operator(false), target, &flags(Some(false), None, None)).is_ok());
+    }
+
+    #[test]
+    fn nobody_locks_themselves_out() {
+        let me = operator(true);
+        for wanted in [
+            flags(Some(false), None, None),
+            flags(None, Some(false), None),
+            flags(None, None, Some(false)),
+        ] {
+            let refused = check_flag_changes(&me, me.id(), &wanted);
+            assert!(matches!(refused, Err(ServiceError::SelfLockout)), "{wanted:?}");
+        }
+        assert!(check_flag_changes(&me, me.id(), &flags(Some(true), Some(true), Some(true))).is_ok());
+        assert!(matches!(
+            check_deletion(&me, me.id()),
+            Err(ServiceError::SelfLockout)
+        ));
+        assert!(check_deletion(&me, Uuid::new_v4()).is_ok());
+    }
+
+    #[test]
+    fn privileged_accounts_are_managed_by_superusers_only() {
+        let staff = operator(false);
+        for target in [user(true, false), user(false, true)] {
+            assert!(matches!(
+                check_may_manage(&staff, &target),
+                Err(ServiceError::NotSuperuser)
+            ));
+            assert!(check_may_manage(&operator(true), &target).is_ok());
+        }
+        assert!(check_may_manage(&staff, &user(false, false)).is_ok());
+        assert!(check_may_manage(&staff, staff.user()).is_ok());
+    }
+}

@@ -1,0 +1,148 @@
+//! Forgotten passwords: RequestPasswordReset queues a reset email, ResetPassword uses
+//! its single-use token to set a new password and end every session.
+
+use chrono::Utc;
+use sea_orm::DatabaseConnection;
+use serde_json::json;
+
+use super::ServiceError;
+use super::audit_log::{self, AuditKind};
+use super::user_row::to_user;
+use crate::auth::PasswordHasher;
+use crate::domain::{ClientInfo, EmailAddress, NewPassword, OpaqueToken};
+use crate::email::outbox::{self, OutboxEmail, OutboxWaker};
+use crate::repositories::password_reset_token_repository as reset_tokens;
+use crate::repositories::single_use_token_repository::Consumption;
+use crate::repositories::{session_repository, transaction, user_repository};
+
+/// A validated ResetPassword request.
+#[derive(Debug)]
+pub struct ResetPasswordCommand {
+    pub token: OpaqueToken,
+    pub new_password: NewPassword,
+}
+
+/// Password reset by emailed link.
+#[derive(Clone)]
+pub struct PasswordResetService {
+    db: DatabaseConnection,
+    hasher: PasswordHasher,
+    outbox: OutboxWaker,
+}
+
+impl PasswordResetService {
+    pub fn new(db: DatabaseConnection, hasher: PasswordHasher, outbox: OutboxWaker) -> Self {
+        Self { db, hasher, outbox }
+    }
+
+    /// Queues a reset email for an active account; answers the same for every email.
+    ///
+    /// Known and unknown emails take the same path: one lookup, then one write
+    /// transaction (the outbox row and audit event, or the audit event alone), so the
+    /// answer's timing does not tell whether the account exists. The token is minted
+    /// by the sender, outside the request.
+    ///
+    /// # Errors
+    /// `DatabaseUnavailable`, `Unexpected`.
+    #[tracing::instrument(skip_all)]
+    pub async fn request_password_reset(
+        &self,
+        email: EmailAddress,
+        client: &ClientInfo,
+    ) -> Result<(), ServiceError> {
+        let now = Utc::now();
+        let user = user_repository::find_by_email(&self.db, &email).await?;
+        let target = user.as_ref().filter(|row| row.is_active).map(|row| row.id);
+        let txn = transaction::begin_write(&self.db).await?;
+        if let Some(user_id) = target {
+            outbox::enqueue(&txn, OutboxEmail::password_reset(user_id, &email), now).await?;
+        }
+        let metadata = json!({ "email": email.as_str(), "email_queued": target.is_some() });
+        let user_id = user.map(|row| row.id);
+        audit_log::record(
+            &txn,
+            AuditKind::PasswordResetRequested,
+            user_id,
+            client,
+            metadata,
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        if target.is_some() {
+            self.outbox.wake();
+        }
+        Ok(())
+    }
+
+    /// Sets a new password with a reset token: single-use, unexpired. Every session of
+    /// the user is revoked (whoever had the old password is out), the email counts as
+    /// verified (the link proved ownership), and the owner gets a notice; all in one
+    /// transaction.
+    ///
+    /// # Errors
+    /// `ResetTokenNotFound`, `ResetTokenUsed`, `ResetTokenExpired`, `AccountDisabled`,
+    /// `InvalidField` (password guessable from the email), `DatabaseUnavailable`, `Unexpected`.
+    #[tracing::instrument(skip_all, fields(user_id))]
+    pub async fn reset_password(
+        &self,
+        command: ResetPasswordCommand,
+        client: &ClientInfo,
+    ) -> Result<(), ServiceError> {
+        let hash = command.token.hash();
+        // Read first to judge the password against the account's email and hash it
+        // outside the transaction; the conditional consume below still decides races.
+        let user_id = reset_tokens::find_user_id(&self.db, &hash)
+            .await?
+            .ok_or(ServiceError::ResetTokenNotFound)?;
+        tracing::Span::current().record("user_id", tracing::field::display(user_id));
+        let user = user_repository::find_by_id(&self.db, user_id)
+            .await?
+            .ok_or(ServiceError::ResetTokenNotFound)?;
+        let user = to_user(user)?;
+        command
+            .new_password
+            .check_against(&user.email)
+            .map_err(|error| ServiceError::InvalidField {
+                field: "new_password",
+                error,
+            })?;
+        let password_hash = self.hasher.hash(&command.new_password).await?;
+
+        let now = Utc::now();
+        let txn = transaction::begin_write(&self.db).await?;
+        match reset_tokens::consume(&txn, &hash, now).await? {
+            Consumption::Consumed { .. } => {}
+            Consumption::NotFound => return Err(ServiceError::ResetTokenNotFound),
+            Consumption::AlreadyUsed => return Err(ServiceError::ResetTokenUsed),
+            Consumption::Expired => return Err(ServiceError::ResetTokenExpired),
+        }
+        if !user.is_active {
+            return Err(ServiceError::AccountDisabled);
+        }
+        user_repository::set_password_hash(&txn, user.id, &password_hash, now).await?;
+        user_repository::mark_verified(&txn, user.id, now).await?;
+        let revoked =
+            session_repository::revoke_all_for_user(&txn, user.id, None, "password_reset", now).await?;
+        let metadata = json!({ "revoked_sessions": revoked });
+        audit_log::record(
+            &txn,
+            AuditKind::PasswordReset,
+            Some(user.id),
+            client,
+            metadata,
+            now,
+        )
+        .await?;
+        let what = "Your password was reset";
+        outbox::enqueue(
+            &txn,
+            OutboxEmail::notice(user.id, &user.email, what, client.ip_address.as_deref(), now),
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        self.outbox.wake();
+        Ok(())
+    }
+}
