@@ -29,6 +29,7 @@ mod purge;
 mod reflection;
 mod refresh_token;
 mod resend_verification_email;
+mod security_notices;
 mod sessions;
 mod signup;
 mod verify_email;
