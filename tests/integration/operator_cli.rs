@@ -287,3 +287,19 @@ async fn keys_generate_writes_a_pem_file() {
     let pem = std::fs::read_to_string(&pems[0]).expect("read the key");
     assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"), "{pem}");
 }
+
+#[tokio::test]
+async fn a_bad_setting_stops_start_up_naming_its_variable() {
+    let database = TestDatabase::create(Backend::Sqlite).await;
+
+    let run = run_identity(
+        &database.url,
+        &["serve"],
+        None,
+        &[("IDENTITY_GRPC_ADDR", "not-an-address")],
+    )
+    .await;
+
+    assert_eq!(run.status.code(), Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("IDENTITY_GRPC_ADDR"), "{}", run.stderr);
+}
