@@ -118,20 +118,24 @@ impl AccountService {
         email: EmailAddress,
         client: &ClientInfo,
     ) -> Result<(), ServiceError> {
+        // Known and unknown emails take the same path (one lookup, one write
+        // transaction) so the answer's timing says nothing about the account.
         let now = Utc::now();
+        let user = user_repository::find_by_email(&self.db, &email).await?;
+        let target = user
+            .as_ref()
+            .filter(|row| !row.is_verified && row.is_active)
+            .map(|row| row.id);
         let txn = transaction::begin_write(&self.db).await?;
-        let Some(row) = user_repository::find_by_email(&txn, &email).await? else {
-            return Ok(());
-        };
-        if row.is_verified || !row.is_active {
-            return Ok(());
+        if let Some(user_id) = target {
+            outbox::enqueue(&txn, OutboxEmail::verification(user_id, &email), now).await?;
         }
-        outbox::enqueue(&txn, OutboxEmail::verification(row.id, &email), now).await?;
-        let metadata = json!({ "reason": "resend" });
+        let metadata = json!({ "email": email.as_str(), "email_queued": target.is_some() });
+        let user_id = user.map(|row| row.id);
         audit_log::record(
             &txn,
             AuditKind::VerificationEmailRequested,
-            Some(row.id),
+            user_id,
             client,
             metadata,
             now,

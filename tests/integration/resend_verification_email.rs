@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
+use identity::entities::audit_event;
 use identity::proto::ResendVerificationEmailRequest;
+use sea_orm::EntityTrait;
 use tonic::Code;
 
 use crate::status_assertions::assert_field_violation;
@@ -26,6 +28,10 @@ async fn resend_for_an_unknown_email_answers_ok_and_sends_nothing(backend: Backe
     app.smtp
         .assert_no_email_to("nobody@example.com", Duration::from_millis(700))
         .await;
+    let events = audit_event::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(events.len(), 1, "unknown emails take the same write path");
+    assert_eq!(events[0].kind, "verification_email_requested");
+    assert_eq!(events[0].metadata["email_queued"], serde_json::json!(false));
 }
 
 database_test!(resend_for_a_verified_email_answers_ok_and_sends_nothing);
