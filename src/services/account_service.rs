@@ -4,9 +4,9 @@ use chrono::Utc;
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 
-use super::ServiceError;
 use super::audit_log::{self, AuditKind};
 use super::user_row::to_user;
+use super::{ServiceError, email_request};
 use crate::auth::{AuthenticatedPrincipal, PasswordCheck, PasswordHasher};
 use crate::domain::{ClientInfo, EmailAddress, NewPassword, OpaqueToken, PasswordAttempt, User};
 use crate::email::outbox::{self, OutboxEmail, OutboxWaker};
@@ -118,32 +118,16 @@ impl AccountService {
         email: EmailAddress,
         client: &ClientInfo,
     ) -> Result<(), ServiceError> {
-        // Known and unknown emails take the same path (one lookup, one write
-        // transaction) so the answer's timing says nothing about the account.
-        let now = Utc::now();
-        let user = user_repository::find_by_email(&self.db, &email).await?;
-        let target = user
-            .as_ref()
-            .filter(|row| !row.is_verified && row.is_active)
-            .map(|row| row.id);
-        let txn = transaction::begin_write(&self.db).await?;
-        if let Some(user_id) = target {
-            outbox::enqueue(&txn, OutboxEmail::verification(user_id, &email), now).await?;
-        }
-        let metadata = json!({ "email": email.as_str(), "email_queued": target.is_some() });
-        let user_id = user.map(|row| row.id);
-        audit_log::record(
-            &txn,
+        email_request::queue_if_wanted(
+            &self.db,
+            &self.outbox,
+            &email,
             AuditKind::VerificationEmailRequested,
-            user_id,
+            |row| !row.is_verified && row.is_active,
+            OutboxEmail::verification,
             client,
-            metadata,
-            now,
         )
-        .await?;
-        txn.commit().await?;
-        self.outbox.wake();
-        Ok(())
+        .await
     }
 
     /// The caller's own account.

@@ -4,6 +4,7 @@
 pub mod account_service;
 pub mod admin_service;
 pub mod audit_log;
+pub mod email_request;
 pub mod maintenance_service;
 pub mod password_reset_service;
 pub mod service_error;

@@ -5,9 +5,9 @@ use chrono::Utc;
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 
-use super::ServiceError;
 use super::audit_log::{self, AuditKind};
 use super::user_row::to_user;
+use super::{ServiceError, email_request};
 use crate::auth::PasswordHasher;
 use crate::domain::{ClientInfo, EmailAddress, NewPassword, OpaqueToken};
 use crate::email::outbox::{self, OutboxEmail, OutboxWaker};
@@ -37,10 +37,8 @@ impl PasswordResetService {
 
     /// Queues a reset email for an active account; answers the same for every email.
     ///
-    /// Known and unknown emails take the same path: one lookup, then one write
-    /// transaction (the outbox row and audit event, or the audit event alone), so the
-    /// answer's timing does not tell whether the account exists. The token is minted
-    /// by the sender, outside the request.
+    /// Known and unknown emails take the same path (see `email_request`). The token is
+    /// minted by the sender, outside the request.
     ///
     /// # Errors
     /// `DatabaseUnavailable`, `Unexpected`.
@@ -50,29 +48,16 @@ impl PasswordResetService {
         email: EmailAddress,
         client: &ClientInfo,
     ) -> Result<(), ServiceError> {
-        let now = Utc::now();
-        let user = user_repository::find_by_email(&self.db, &email).await?;
-        let target = user.as_ref().filter(|row| row.is_active).map(|row| row.id);
-        let txn = transaction::begin_write(&self.db).await?;
-        if let Some(user_id) = target {
-            outbox::enqueue(&txn, OutboxEmail::password_reset(user_id, &email), now).await?;
-        }
-        let metadata = json!({ "email": email.as_str(), "email_queued": target.is_some() });
-        let user_id = user.map(|row| row.id);
-        audit_log::record(
-            &txn,
+        email_request::queue_if_wanted(
+            &self.db,
+            &self.outbox,
+            &email,
             AuditKind::PasswordResetRequested,
-            user_id,
+            |row| row.is_active,
+            OutboxEmail::password_reset,
             client,
-            metadata,
-            now,
         )
-        .await?;
-        txn.commit().await?;
-        if target.is_some() {
-            self.outbox.wake();
-        }
-        Ok(())
+        .await
     }
 
     /// Sets a new password with a reset token: single-use, unexpired. Every session of
