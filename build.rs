@@ -4,9 +4,6 @@
 
 use std::{env, fs, path::PathBuf};
 
-use prost_types::FileDescriptorSet;
-use protox::prost::Message;
-
 const PROTO_FILES: [&str; 4] = [
     "proto/identity/v1/resources.proto",
     "proto/identity/v1/account.proto",
@@ -17,18 +14,25 @@ const PROTO_FILES: [&str; 4] = [
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
 
-    // Imports (google/protobuf/timestamp.proto) stay in the set: reflection
-    // clients and gateways need them to resolve our messages.
-    let descriptors: FileDescriptorSet = protox::compile(PROTO_FILES, ["proto"])?;
+    // Imports (google/protobuf/timestamp.proto, google/api/annotations.proto) stay
+    // in the set: reflection clients and gateways need them to resolve our messages.
+    let mut compiler = protox::Compiler::new(["proto"])?;
+    compiler
+        .include_source_info(true)
+        .include_imports(true)
+        .open_files(PROTO_FILES)?;
+    // Encoded by protox itself: a round trip through prost-types would drop the
+    // `google.api.http` rules (extension options), which are what a transcoding
+    // gateway reads.
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     fs::write(
         out_dir.join("identity_descriptor.bin"),
-        descriptors.encode_to_vec(),
+        compiler.encode_file_descriptor_set(),
     )?;
 
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
-        .compile_fds(descriptors)?;
+        .compile_fds(compiler.file_descriptor_set())?;
     Ok(())
 }
