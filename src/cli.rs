@@ -1,20 +1,24 @@
 //! The `identity` command line: `serve` (the default), `migrate`, `create-superuser`,
-//! `purge-expired`, `keys generate`, `descriptor`; and the bodies of the two operator
+//! `purge-expired`, `keys generate`, `descriptor`, `health-check`; and the bodies of the two operator
 //! commands that talk to a person on the terminal. Like a gRPC handler, they parse input
 //! into domain types, call a service and present the outcome; unlike a server, they print
 //! to stdout, which is why `print_stdout` is allowed here and nowhere else.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use sea_orm::DatabaseConnection;
 use secrecy::zeroize::Zeroizing;
+use tonic_health::pb::health_check_response::ServingStatus;
 
 use crate::auth::PasswordHasher;
 use crate::configuration::Settings;
 use crate::database;
 use crate::domain::{EmailAddress, NewPassword, User};
+use crate::health_check;
 use crate::services::{MaintenanceService, PurgeReport, ServiceError, SuperuserService};
 
 /// gRPC identity service: signup, email verification, login, sessions, password reset.
@@ -53,6 +57,24 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Ask a running server over the gRPC health protocol whether it serves; exit 0 only
+    /// when it answers SERVING (for container HEALTHCHECKs and exec probes).
+    HealthCheck(HealthCheckArgs),
+}
+
+/// `identity health-check`.
+#[derive(Debug, Args)]
+pub struct HealthCheckArgs {
+    /// The server's address; defaults to IDENTITY_GRPC_ADDR, with 0.0.0.0 or [::] asked
+    /// on loopback.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub addr: Option<SocketAddr>,
+    /// The health service name to ask about; empty means the server as a whole.
+    #[arg(long, default_value = "")]
+    pub service: String,
+    /// Seconds to wait for the connection and for the answer, each.
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub timeout_secs: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,6 +188,31 @@ pub async fn purge_expired(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `identity health-check`: prints `SERVING` when the server serves; any other answer,
+/// or none, is a [`Refusal`] naming it, so the exit code is 1.
+///
+/// # Errors
+/// The server is unreachable, answers with an error, or does not serve.
+pub async fn health_check(args: HealthCheckArgs, settings: &Settings) -> anyhow::Result<()> {
+    let addr = args
+        .addr
+        .unwrap_or_else(|| health_check::probe_address(settings.grpc_addr));
+    let timeout = Duration::from_secs(args.timeout_secs);
+    match health_check::check(addr, &args.service, timeout).await {
+        Ok(ServingStatus::Serving) => {
+            print_serving();
+            Ok(())
+        }
+        Ok(status) => Err(Refusal(format!(
+            "{addr} reports {} for {:?}",
+            status.as_str_name(),
+            args.service
+        ))
+        .into()),
+        Err(error) => Err(Refusal(format!("{error:#}")).into()),
+    }
+}
+
 /// Reads the password (stdin or a prompt without echo) and applies Signup's policy, with
 /// the email as guessable material.
 async fn read_new_password(from_stdin: bool, email: &EmailAddress) -> anyhow::Result<NewPassword> {
@@ -218,4 +265,9 @@ fn print_purge_report(report: &PurgeReport) {
     for (table, count) in report.by_table() {
         println!("{table}: {count}");
     }
+}
+
+#[allow(clippy::print_stdout, reason = "the command's result, for the operator")]
+fn print_serving() {
+    println!("SERVING");
 }

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod email;
 pub mod entities;
 pub mod grpc;
+pub mod health_check;
 pub mod health_watcher;
 pub mod proto;
 pub mod purge_scheduler;

@@ -56,6 +56,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             tracing::info!(file = %path.display(), %kid, "signing key written; it signs from the next start");
             Ok(())
         }
+        Command::HealthCheck(args) => cli::health_check(args, &settings).await,
         Command::Descriptor { out } => {
             std::fs::write(&out, identity::proto::FILE_DESCRIPTOR_SET)
                 .with_context(|| format!("writing {}", out.display()))?;

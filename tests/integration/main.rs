@@ -21,6 +21,7 @@ mod development_defaults;
 mod email_delivery;
 mod gateway_descriptor;
 mod health;
+mod health_check_cli;
 mod infra_selftest;
 mod lifecycle;
 mod login;
