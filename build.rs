@@ -4,11 +4,15 @@
 
 use std::{env, fs, path::PathBuf};
 
-const PROTO_FILES: [&str; 4] = [
+const PROTO_FILES: [&str; 6] = [
     "proto/identity/v1/resources.proto",
     "proto/identity/v1/account.proto",
     "proto/identity/v1/token.proto",
     "proto/identity/v1/admin.proto",
+    // Not imported by ours, but the types of our error details (ErrorInfo, BadRequest,
+    // RetryInfo…): a transcoding gateway needs them to turn a status into a JSON body.
+    "proto/google/rpc/status.proto",
+    "proto/google/rpc/error_details.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,7 +1,8 @@
 //! What a transcoding gateway (Envoy's gRPC-JSON transcoder, grpc-gateway) reads: the
 //! descriptor set, compiled in and written by `identity descriptor --out FILE`, gives
 //! every identity.v1 RPC a `google.api.http` rule: POST with the whole request as body
-//! for commands, GET for reads, paths under `/v1/` naming real request fields.
+//! for commands, GET for reads, paths under `/v1/` naming real request fields; and it
+//! holds the error detail types, so a gateway can render an error status as JSON.
 
 use std::collections::HashSet;
 
@@ -111,6 +112,19 @@ fn assert_every_rpc_has_a_sound_http_rule(bytes: &[u8]) {
         }
     }
     assert_eq!(rpcs, 21, "every RPC of DESIGN.md was checked");
+    // Envoy's convert_grpc_status renders an error as google.rpc.Status JSON only when
+    // the set holds the detail types the status carries.
+    for detail in [
+        "google.rpc.Status",
+        "google.rpc.ErrorInfo",
+        "google.rpc.BadRequest",
+        "google.rpc.RetryInfo",
+    ] {
+        assert!(
+            pool.get_message_by_name(detail).is_some(),
+            "{detail} is in the set"
+        );
+    }
 }
 
 #[test]
