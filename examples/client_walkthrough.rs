@@ -20,7 +20,7 @@ use clap::Parser;
 use identity::proto::account_service_client::AccountServiceClient;
 use identity::proto::token_service_client::TokenServiceClient;
 use identity::proto::{
-    LoginRequest, LogoutRequest, RefreshTokenRequest, SignupRequest, ValidateAccessTokenRequest,
+    LoginRequest, LogoutRequest, RefreshTokenRequest, SignupRequest, TokenPair, ValidateAccessTokenRequest,
     VerifyEmailRequest,
 };
 use mail_parser::MessageParser;
@@ -61,9 +61,22 @@ async fn main() -> anyhow::Result<()> {
     let mut accounts = AccountServiceClient::new(channel.clone());
     let mut tokens = TokenServiceClient::new(channel);
 
+    sign_up_and_verify(&mut accounts, &args, &email).await?;
+    let pair = log_in_and_refresh(&mut tokens, &email).await?;
+    validate_then_log_out(&mut tokens, &email, pair).await?;
+    println!("walkthrough complete");
+    Ok(())
+}
+
+/// Signup, then VerifyEmail with the token from the emailed link.
+async fn sign_up_and_verify(
+    accounts: &mut AccountServiceClient<Channel>,
+    args: &Args,
+    email: &str,
+) -> anyhow::Result<()> {
     let signup = accounts
         .signup(SignupRequest {
-            email: email.clone(),
+            email: email.to_owned(),
             password: PASSWORD.to_owned(),
         })
         .await?
@@ -74,8 +87,8 @@ async fn main() -> anyhow::Result<()> {
         user.email, user.id, user.is_verified
     );
 
-    let deadline = Duration::from_secs(args.email_timeout_secs);
-    let token = verification_token(&args.mail_dir, &email, deadline).await?;
+    let timeout = Duration::from_secs(args.email_timeout_secs);
+    let token = verification_token(&args.mail_dir, email, timeout).await?;
     println!("read the verification link from {}", args.mail_dir.display());
 
     let verified = accounts
@@ -85,10 +98,17 @@ async fn main() -> anyhow::Result<()> {
     let user = verified.user.context("VerifyEmail returns the user")?;
     ensure!(user.is_verified, "VerifyEmail left the account unverified");
     println!("verified {}", user.email);
+    Ok(())
+}
 
+/// Login, then one RefreshToken rotation; returns the rotated pair.
+async fn log_in_and_refresh(
+    tokens: &mut TokenServiceClient<Channel>,
+    email: &str,
+) -> anyhow::Result<TokenPair> {
     let login = tokens
         .login(LoginRequest {
-            email: email.clone(),
+            email: email.to_owned(),
             password: PASSWORD.to_owned(),
             device_name: Some("client_walkthrough".to_owned()),
         })
@@ -114,10 +134,18 @@ async fn main() -> anyhow::Result<()> {
         "refresh did not rotate"
     );
     println!("refreshed: the refresh token rotated, same session");
+    Ok(refreshed)
+}
 
+/// ValidateAccessToken, Logout, and proof that the access token is refused afterwards.
+async fn validate_then_log_out(
+    tokens: &mut TokenServiceClient<Channel>,
+    email: &str,
+    pair: TokenPair,
+) -> anyhow::Result<()> {
     let validated = tokens
         .validate_access_token(ValidateAccessTokenRequest {
-            access_token: refreshed.access_token.clone(),
+            access_token: pair.access_token.clone(),
         })
         .await?
         .into_inner();
@@ -133,22 +161,21 @@ async fn main() -> anyhow::Result<()> {
 
     tokens
         .logout(LogoutRequest {
-            refresh_token: refreshed.refresh_token,
+            refresh_token: pair.refresh_token,
         })
         .await?;
     let after = tokens
         .validate_access_token(ValidateAccessTokenRequest {
-            access_token: refreshed.access_token,
+            access_token: pair.access_token,
         })
         .await;
     match after {
         Err(status) if status.code() == Code::Unauthenticated => {
             println!("logged out: the access token is refused ({})", status.message());
+            Ok(())
         }
         other => bail!("the access token still validates after logout: {other:?}"),
     }
-    println!("walkthrough complete");
-    Ok(())
 }
 
 /// The token of the verification link in the `.eml` file to `email`, waiting up to
