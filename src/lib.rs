@@ -12,6 +12,7 @@ pub mod grpc;
 pub mod health_watcher;
 pub mod proto;
 pub mod purge_scheduler;
+pub mod rate_limit;
 pub mod repositories;
 pub mod services;
 pub mod startup;
