@@ -138,8 +138,7 @@ impl RateLimiter {
         stores
             .per_client(Limit::LoginIp, Limit::LoginEmail, email, client)
             .await?;
-        let key = key(Limit::LoginFailures, email.as_str());
-        match stores.blocked_for(&key).await {
+        match stores.blocked_for(&blocked_key(email)).await {
             Some(wait) => Err(refused(Limit::LoginFailures, wait)),
             None => Ok(()),
         }
@@ -149,10 +148,10 @@ impl RateLimiter {
     /// are refused for one emission interval.
     pub async fn login_failed(&self, email: &EmailAddress) {
         let Some(stores) = &self.0 else { return };
-        let key = key(Limit::LoginFailures, email.as_str());
-        if let Some(wait) = stores.acquire(Limit::LoginFailures, &key).await {
+        let failures = key(Limit::LoginFailures, email.as_str());
+        if let Some(wait) = stores.acquire(Limit::LoginFailures, &failures).await {
             let slowed = wait.max(stores.settings.login_failures.emission_interval());
-            stores.block(&key, slowed).await;
+            stores.block(&blocked_key(email), slowed).await;
         }
     }
 
@@ -275,6 +274,11 @@ fn refused(limit: Limit, retry_after: Duration) -> RateLimited {
 
 fn fell_back() {
     metrics::counter!("identity_rate_limit_redis_fallback_total").increment(1);
+}
+
+/// Apart from the failure budget's own key: in Redis both share one keyspace.
+fn blocked_key(email: &EmailAddress) -> String {
+    format!("{}:blocked", key(Limit::LoginFailures, email.as_str()))
 }
 
 /// `limit:hash`: the raw key (an email, an address) never rests in the store, and every

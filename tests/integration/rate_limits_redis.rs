@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use identity::configuration::Settings;
+use identity::rate_limit::RateQuota;
 use secrecy::SecretString;
 use tonic::Code;
 
@@ -18,10 +19,14 @@ use crate::test_database::Backend;
 
 const REDIS: &str = "127.0.0.1:6379";
 
-/// Limits on, shared through Redis at `url`, login per email `burst`/60 s.
+/// Limits on, shared through Redis at `url`, login per email `burst`/60 s; the other
+/// login limits generous but slow to refill, so their keys outlive the test and counting
+/// keys tells whether Redis was used.
 fn shared_limits(settings: &mut Settings, url: String, prefix: &str, burst: u32) {
     limits_on(settings, |limits| {
-        limits.login_email = identity::rate_limit::RateQuota::new(burst, 60);
+        limits.login_ip = RateQuota::new(1000, 100_000);
+        limits.login_failures = RateQuota::new(1000, 100_000);
+        limits.login_email = RateQuota::new(burst, 60);
         limits.redis_key_prefix = prefix.to_owned();
         limits.redis_retry = Duration::from_millis(200);
     });
