@@ -540,6 +540,35 @@ mod tests {
     }
 
     #[test]
+    fn rate_limits_hashing_queue_and_transport_limits_are_configurable() {
+        let s = load(&[
+            ("IDENTITY_RATE_LIMIT_LOGIN_EMAIL", "4/30"),
+            ("IDENTITY_RATE_LIMIT_REFRESH_SESSION", "9/90"),
+            ("IDENTITY_REDIS_KEY_PREFIX", "tenant-a:"),
+            ("IDENTITY_REDIS_TIMEOUT_MS", "100"),
+            ("IDENTITY_HASHING_QUEUE_LIMIT", "7"),
+            ("IDENTITY_GRPC_MAX_MESSAGE_BYTES", "65536"),
+            ("IDENTITY_GRPC_MAX_CONNECTION_AGE_SECS", "60"),
+        ])
+        .unwrap();
+        assert_eq!(s.rate_limits.login_email.to_string(), "4/30");
+        assert_eq!(s.rate_limits.refresh_session.to_string(), "9/90");
+        assert_eq!(s.rate_limits.login_failures.to_string(), "5/900");
+        assert_eq!(s.rate_limits.redis_key_prefix, "tenant-a:");
+        assert_eq!(s.rate_limits.redis_timeout, Duration::from_millis(100));
+        assert_eq!(s.password_hashing.max_queue, 7);
+        assert_eq!(s.grpc_limits.max_message_bytes, 65536);
+        assert_eq!(s.grpc_limits.max_connection_age, Duration::from_secs(60));
+        for (variable, value) in [
+            ("IDENTITY_RATE_LIMIT_LOGIN_IP", "0/60"),
+            ("IDENTITY_RATE_LIMIT_SIGNUP_EMAIL", "often"),
+            ("IDENTITY_GRPC_CONCURRENCY_PER_CONNECTION", "0"),
+        ] {
+            assert_eq!(load(&[(variable, value)]).unwrap_err().variable, variable);
+        }
+    }
+
+    #[test]
     fn a_bad_value_names_its_variable() {
         let cases = [
             ("IDENTITY_GRPC_ADDR", "not-an-address"),

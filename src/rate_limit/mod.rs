@@ -128,6 +128,11 @@ impl RateLimiter {
         Self(None)
     }
 
+    /// Whether any limit applies, so callers can skip lookups only a limit needs.
+    pub fn is_enabled(&self) -> bool {
+        self.0.is_some()
+    }
+
     /// Login: per IP, per email, and refused outright while the account is slowed down
     /// after repeated failures.
     ///
@@ -287,4 +292,85 @@ fn key(limit: Limit, raw: &str) -> String {
     let digest = Sha256::digest(raw.as_bytes());
     let hex: String = digest[..16].iter().map(|byte| format!("{byte:02x}")).collect();
     format!("{}:{hex}", limit.name())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    use super::*;
+
+    fn counters(recorder: &DebuggingRecorder) -> Vec<(String, Vec<String>, u64)> {
+        recorder
+            .snapshotter()
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .filter_map(|(key, _, _, value)| match value {
+                DebugValue::Counter(count) => {
+                    let (name, labels) = key.key().clone().into_parts();
+                    let labels = labels
+                        .iter()
+                        .map(|l| format!("{}={}", l.key(), l.value()))
+                        .collect();
+                    Some((name.as_str().to_owned(), labels, count))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Redis on a port nobody listens on: every decision falls back to memory, is
+    /// counted, and the limits still hold.
+    #[test]
+    fn with_redis_unreachable_limits_hold_locally_and_each_fallback_is_counted() {
+        let recorder = DebuggingRecorder::new();
+        let _guard = metrics::set_default_local_recorder(&recorder);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let settings = RateLimitSettings {
+            login_email: RateQuota::new(2, 60),
+            ..RateLimitSettings::default()
+        };
+        let url = SecretString::from("redis://127.0.0.1:1");
+        let limiter = RateLimiter::new(&settings, Some(&url)).unwrap();
+        let email = EmailAddress::parse("far@example.com").unwrap();
+        let client = ClientInfo::default();
+
+        let outcomes: Vec<_> = runtime.block_on(async {
+            let mut outcomes = Vec::new();
+            for _ in 0..3 {
+                outcomes.push(limiter.login(&email, &client).await);
+            }
+            outcomes
+        });
+
+        assert!(outcomes[0].is_ok() && outcomes[1].is_ok(), "{outcomes:?}");
+        assert_eq!(outcomes[2].unwrap_err().limit, Limit::LoginEmail);
+        let counters = counters(&recorder);
+        let count = |name: &str| {
+            counters
+                .iter()
+                .filter(|(n, _, _)| n == name)
+                .map(|(_, labels, count)| (labels.clone(), *count))
+                .collect::<Vec<_>>()
+        };
+        let fallbacks = count("identity_rate_limit_redis_fallback_total");
+        assert!(fallbacks.iter().map(|(_, n)| n).sum::<u64>() >= 3, "{counters:?}");
+        assert_eq!(
+            count("identity_rate_limited_total"),
+            vec![(vec!["limit=login_email".to_owned()], 1)]
+        );
+    }
+
+    #[test]
+    fn the_failure_budget_spends_its_last_cell_on_the_failure_that_slows_the_account() {
+        let quota = failures_before_slowing(RateQuota::new(5, 900));
+        assert_eq!(quota.burst.get(), 4);
+        assert_eq!(quota.emission_interval(), Duration::from_secs(180));
+        assert_eq!(failures_before_slowing(RateQuota::new(1, 60)).burst.get(), 1);
+    }
 }

@@ -36,7 +36,9 @@ impl TokenService {
         token: OpaqueToken,
         client: &ClientInfo,
     ) -> Result<TokenPair, ServiceError> {
-        if let Some(row) = refresh_token_repository::find_by_hash(&self.db, &token.hash()).await? {
+        if self.limiter.is_enabled()
+            && let Some(row) = refresh_token_repository::find_by_hash(&self.db, &token.hash()).await?
+        {
             self.limiter.refresh(row.session_id).await?;
         }
         let now = Utc::now();
