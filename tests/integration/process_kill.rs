@@ -41,6 +41,9 @@ fn start_binary(database_url: &str, port: u16, smtp_url: &str, dir: &std::path::
         .env("IDENTITY_SMTP_URL", smtp_url)
         .env("IDENTITY_DATA_DIR", dir.join("data"))
         .env("IDENTITY_RATE_LIMITS", "off")
+        // A row the killed process was sending stays leased until the lease ends; a
+        // short lease keeps the test short, the mechanism is the same.
+        .env("IDENTITY_OUTBOX_LEASE_SECS", "2")
         .env("IDENTITY_OUTBOX_RETRY_BASE_MS", "100")
         .env("IDENTITY_OUTBOX_RETRY_MAX_SECS", "1")
         .env("IDENTITY_LOG_FORMAT", "json")
