@@ -266,7 +266,8 @@ fn failures_before_slowing(quota: RateQuota) -> RateQuota {
 
 fn refused(limit: Limit, retry_after: Duration) -> RateLimited {
     metrics::counter!("identity_rate_limited_total", "limit" => limit.name()).increment(1);
-    tracing::info!(
+    // Debug, not info: under attack this fires per request; the metric is what to watch.
+    tracing::debug!(
         limit = limit.name(),
         retry_after_ms = retry_after.as_millis(),
         "rate limited"
