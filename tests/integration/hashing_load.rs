@@ -20,14 +20,14 @@ use crate::test_database::Backend;
 const MEBIBYTE: usize = 1024 * 1024;
 
 /// One slow hash at a time (a few hundred milliseconds), `queue` waiting at most.
-fn slow_pool(settings: &mut Settings, queue: usize) {
+pub fn slow_pool(settings: &mut Settings, queue: usize) {
     settings.password_hashing.memory_kib = 64 * 1024;
     settings.password_hashing.iterations = 6;
     settings.password_hashing.max_concurrency = 1;
     settings.password_hashing.max_queue = queue;
 }
 
-fn login_request(email: &str, password: &str) -> LoginRequest {
+pub fn login_request(email: &str, password: &str) -> LoginRequest {
     LoginRequest {
         email: email.into(),
         password: password.into(),
@@ -36,7 +36,7 @@ fn login_request(email: &str, password: &str) -> LoginRequest {
 }
 
 /// Starts a login that holds the only hashing permit, and waits until it does.
-async fn occupy_the_pool(app: &TestApp) -> tokio::task::JoinHandle<()> {
+pub async fn occupy_the_pool(app: &TestApp) -> tokio::task::JoinHandle<()> {
     let mut client = app.tokens.clone();
     let busy = tokio::spawn(async move {
         client

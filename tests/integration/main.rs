@@ -41,4 +41,5 @@ mod security_notices;
 mod sessions;
 mod signup;
 mod timing;
+mod transport_limits;
 mod verify_email;
