@@ -13,6 +13,9 @@ use lettre::message::Mailbox;
 use secrecy::SecretString;
 use url::Url;
 
+use crate::grpc::server_limits::GrpcServerLimits;
+use crate::rate_limit::RateLimitSettings;
+
 const DAY_SECS: u64 = 24 * 60 * 60;
 
 /// Everything the service can be configured with.
@@ -38,6 +41,10 @@ pub struct Settings {
     pub redis_url: Option<SecretString>,
     /// `IDENTITY_RATE_LIMITS`: `on` (default) or `off`.
     pub rate_limits_enabled: bool,
+    /// Each limit's quota (`IDENTITY_RATE_LIMIT_*`) and the Redis key layout.
+    pub rate_limits: RateLimitSettings,
+    /// Message size, per-connection concurrency, keepalive, connection age, deadlines.
+    pub grpc_limits: GrpcServerLimits,
     /// `IDENTITY_METRICS_ADDR`: Prometheus exposition.
     pub metrics_addr: SocketAddr,
     /// `IDENTITY_CONSOLE_ADDR`: the operators' console; off when unset.
@@ -132,6 +139,9 @@ pub struct PasswordHashingSettings {
     pub parallelism: u32,
     /// `IDENTITY_HASHING_CONCURRENCY`: hashes run at once; defaults to the core count.
     pub max_concurrency: usize,
+    /// `IDENTITY_HASHING_QUEUE_LIMIT` (64): hashes waiting for the pool; past it, requests
+    /// are shed with RESOURCE_EXHAUSTED `OVERLOADED` instead of queueing without bound.
+    pub max_queue: usize,
 }
 
 /// Log line format.
@@ -194,9 +204,12 @@ impl Default for Settings {
                 iterations: 2,
                 parallelism: 1,
                 max_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
+                max_queue: 64,
             },
             redis_url: None,
             rate_limits_enabled: true,
+            rate_limits: RateLimitSettings::default(),
+            grpc_limits: GrpcServerLimits::default(),
             metrics_addr: SocketAddr::from(([127, 0, 0, 1], 9464)),
             console_addr: None,
             log_format: None,
@@ -279,7 +292,47 @@ impl Settings {
             &mut s.password_hashing.max_concurrency,
         )?;
         source.optional_secret("IDENTITY_REDIS_URL", &mut s.redis_url);
+        source.parse("IDENTITY_HASHING_QUEUE_LIMIT", &mut s.password_hashing.max_queue)?;
         source.switch("IDENTITY_RATE_LIMITS", &mut s.rate_limits_enabled)?;
+        let limits = &mut s.rate_limits;
+        source.parse("IDENTITY_RATE_LIMIT_LOGIN_IP", &mut limits.login_ip)?;
+        source.parse("IDENTITY_RATE_LIMIT_LOGIN_EMAIL", &mut limits.login_email)?;
+        source.parse("IDENTITY_RATE_LIMIT_LOGIN_FAILURES", &mut limits.login_failures)?;
+        source.parse("IDENTITY_RATE_LIMIT_SIGNUP_IP", &mut limits.signup_ip)?;
+        source.parse("IDENTITY_RATE_LIMIT_SIGNUP_EMAIL", &mut limits.signup_email)?;
+        source.parse("IDENTITY_RATE_LIMIT_RESEND_IP", &mut limits.resend_ip)?;
+        source.parse("IDENTITY_RATE_LIMIT_RESEND_EMAIL", &mut limits.resend_email)?;
+        source.parse(
+            "IDENTITY_RATE_LIMIT_PASSWORD_RESET_IP",
+            &mut limits.password_reset_ip,
+        )?;
+        source.parse(
+            "IDENTITY_RATE_LIMIT_PASSWORD_RESET_EMAIL",
+            &mut limits.password_reset_email,
+        )?;
+        source.parse("IDENTITY_RATE_LIMIT_REFRESH_SESSION", &mut limits.refresh_session)?;
+        source.parse("IDENTITY_REDIS_KEY_PREFIX", &mut limits.redis_key_prefix)?;
+        source.millis("IDENTITY_REDIS_TIMEOUT_MS", &mut limits.redis_timeout)?;
+        source.millis("IDENTITY_REDIS_RETRY_MS", &mut limits.redis_retry)?;
+        let grpc = &mut s.grpc_limits;
+        source.parse("IDENTITY_GRPC_MAX_MESSAGE_BYTES", &mut grpc.max_message_bytes)?;
+        source.parse(
+            "IDENTITY_GRPC_CONCURRENCY_PER_CONNECTION",
+            &mut grpc.concurrency_per_connection,
+        )?;
+        source.secs(
+            "IDENTITY_GRPC_KEEPALIVE_INTERVAL_SECS",
+            &mut grpc.keepalive_interval,
+        )?;
+        source.secs(
+            "IDENTITY_GRPC_KEEPALIVE_TIMEOUT_SECS",
+            &mut grpc.keepalive_timeout,
+        )?;
+        source.secs(
+            "IDENTITY_GRPC_MAX_CONNECTION_AGE_SECS",
+            &mut grpc.max_connection_age,
+        )?;
+        source.secs("IDENTITY_GRPC_REQUEST_TIMEOUT_SECS", &mut grpc.request_timeout)?;
         source.parse("IDENTITY_METRICS_ADDR", &mut s.metrics_addr)?;
         source.optional("IDENTITY_CONSOLE_ADDR", &mut s.console_addr)?;
         source.optional("IDENTITY_LOG_FORMAT", &mut s.log_format)?;
@@ -306,6 +359,12 @@ impl Settings {
         };
         if self.password_hashing.max_concurrency == 0 {
             return invalid("IDENTITY_HASHING_CONCURRENCY", "must be at least 1");
+        }
+        if self.grpc_limits.max_message_bytes < 1024 {
+            return invalid("IDENTITY_GRPC_MAX_MESSAGE_BYTES", "must be at least 1024");
+        }
+        if self.grpc_limits.concurrency_per_connection == 0 {
+            return invalid("IDENTITY_GRPC_CONCURRENCY_PER_CONNECTION", "must be at least 1");
         }
         if self.tokens.verification_token_ttl.is_zero() {
             return invalid("IDENTITY_VERIFICATION_TOKEN_TTL_SECS", "must be at least 1");
@@ -478,6 +537,35 @@ mod tests {
         assert_eq!(s.console_addr.unwrap().port(), 8081);
         assert!(s.purge.interval.is_zero());
         assert_eq!(s.purge.batch_size, 50);
+    }
+
+    #[test]
+    fn rate_limits_hashing_queue_and_transport_limits_are_configurable() {
+        let s = load(&[
+            ("IDENTITY_RATE_LIMIT_LOGIN_EMAIL", "4/30"),
+            ("IDENTITY_RATE_LIMIT_REFRESH_SESSION", "9/90"),
+            ("IDENTITY_REDIS_KEY_PREFIX", "tenant-a:"),
+            ("IDENTITY_REDIS_TIMEOUT_MS", "100"),
+            ("IDENTITY_HASHING_QUEUE_LIMIT", "7"),
+            ("IDENTITY_GRPC_MAX_MESSAGE_BYTES", "65536"),
+            ("IDENTITY_GRPC_MAX_CONNECTION_AGE_SECS", "60"),
+        ])
+        .unwrap();
+        assert_eq!(s.rate_limits.login_email.to_string(), "4/30");
+        assert_eq!(s.rate_limits.refresh_session.to_string(), "9/90");
+        assert_eq!(s.rate_limits.login_failures.to_string(), "5/900");
+        assert_eq!(s.rate_limits.redis_key_prefix, "tenant-a:");
+        assert_eq!(s.rate_limits.redis_timeout, Duration::from_millis(100));
+        assert_eq!(s.password_hashing.max_queue, 7);
+        assert_eq!(s.grpc_limits.max_message_bytes, 65536);
+        assert_eq!(s.grpc_limits.max_connection_age, Duration::from_secs(60));
+        for (variable, value) in [
+            ("IDENTITY_RATE_LIMIT_LOGIN_IP", "0/60"),
+            ("IDENTITY_RATE_LIMIT_SIGNUP_EMAIL", "often"),
+            ("IDENTITY_GRPC_CONCURRENCY_PER_CONNECTION", "0"),
+        ] {
+            assert_eq!(load(&[(variable, value)]).unwrap_err().variable, variable);
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod health_check;
 pub mod health_watcher;
 pub mod proto;
 pub mod purge_scheduler;
+pub mod rate_limit;
 pub mod repositories;
 pub mod services;
 pub mod startup;

@@ -19,6 +19,7 @@ use crate::email::email_templates::EmailTemplates;
 use crate::email::mail_delivery::MailDelivery;
 use crate::email::{OutboxSender, OutboxWaker};
 use crate::grpc::{self, GrpcServices};
+use crate::rate_limit::RateLimiter;
 use crate::services::{AccountService, AdminService, MaintenanceService, PasswordResetService, TokenService};
 use crate::{database, health_watcher, purge_scheduler};
 
@@ -61,11 +62,16 @@ impl Application {
         let keys = SigningKeys::load(settings.jwt.keys_dir.as_deref(), &settings.data_dir)
             .context("loading JWT signing keys (IDENTITY_JWT_KEYS_DIR)")?;
         let access_tokens = AccessTokens::new(keys, &settings.jwt);
+        let limiter = rate_limiter(&settings)?;
         let services = GrpcServices {
-            accounts: AccountService::new(db.clone(), hasher.clone(), waker.clone()),
+            accounts: AccountService::new(db.clone(), hasher.clone(), waker.clone())
+                .with_rate_limiter(limiter.clone())
+                .with_enumeration_protection(settings.enumeration_protection),
             admin: AdminService::new(db.clone()),
-            password_resets: PasswordResetService::new(db.clone(), hasher.clone(), waker.clone()),
-            tokens: TokenService::new(db.clone(), hasher, access_tokens, settings.tokens.clone(), waker),
+            password_resets: PasswordResetService::new(db.clone(), hasher.clone(), waker.clone())
+                .with_rate_limiter(limiter.clone()),
+            tokens: TokenService::new(db.clone(), hasher, access_tokens, settings.tokens.clone(), waker)
+                .with_rate_limiter(limiter),
         };
 
         let listener = TcpListener::bind(settings.grpc_addr)
@@ -118,6 +124,7 @@ impl Application {
             self.listener,
             self.services,
             health_service,
+            &self.settings.grpc_limits,
             shutdown.clone().cancelled_owned(),
         )
         .await;
@@ -145,6 +152,14 @@ impl Application {
             tokio::spawn(purge),
         ]
     }
+}
+
+fn rate_limiter(settings: &Settings) -> anyhow::Result<RateLimiter> {
+    if !settings.rate_limits_enabled {
+        tracing::warn!("IDENTITY_RATE_LIMITS=off: no rate limits");
+        return Ok(RateLimiter::disabled());
+    }
+    RateLimiter::new(&settings.rate_limits, settings.redis_url.as_ref())
 }
 
 async fn mail_delivery(settings: &Settings) -> anyhow::Result<MailDelivery> {

@@ -3,11 +3,12 @@
 //! key files; no database, no tonic.
 
 pub mod access_token;
+pub mod argon2id;
 pub mod password_hasher;
 pub mod principal;
 pub mod signing_keys;
 
 pub use access_token::{AccessTokenError, AccessTokens};
-pub use password_hasher::{PasswordCheck, PasswordHasher};
+pub use password_hasher::{HashingError, PasswordCheck, PasswordHasher};
 pub use principal::AuthenticatedPrincipal;
 pub use signing_keys::SigningKeys;

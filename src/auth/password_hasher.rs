@@ -1,21 +1,30 @@
-//! Argon2id hashing on a bounded blocking pool.
+//! Argon2id hashing on a bounded blocking pool, behind a bounded queue.
 //!
 //! A hash costs ~10-20 ms of one core and 19 MiB at OWASP parameters. Running it on the
 //! async workers would stall every other RPC during a login flood, so each hash takes a
 //! semaphore permit (at most `max_concurrency` at once, by default one per core) and
-//! runs under `spawn_blocking`. Unknown emails are verified against a dummy hash with
-//! the same parameters so that their timing matches a wrong password's.
+//! runs under `spawn_blocking`. Waiting for a permit is bounded too: past `max_queue`
+//! waiters a request is shed at once with `HashingError::Overloaded` (RESOURCE_EXHAUSTED
+//! `OVERLOADED`), because a queue without bound only turns a flood into timeouts for
+//! everyone and memory held by requests that will never be answered in time. Unknown
+//! emails are verified against a dummy hash with the same parameters so that their
+//! timing matches a wrong password's.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::PasswordHash;
+use argon2::{Algorithm, Params};
 use tokio::sync::Semaphore;
 
+use super::argon2id;
 use crate::configuration::PasswordHashingSettings;
 use crate::domain::{NewPassword, PasswordAttempt};
+
+/// What a shed caller is told to wait: about one queue's worth of hashes.
+const RETRY_AFTER_OVERLOAD: Duration = Duration::from_secs(1);
 
 /// Outcome of checking a password against a stored hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,11 +35,24 @@ pub enum PasswordCheck {
     DoesNotMatch,
 }
 
+/// Why a hash was not computed.
+#[derive(Debug, thiserror::Error)]
+pub enum HashingError {
+    /// The queue in front of the pool is full: the caller should retry later.
+    #[error("password hashing is overloaded")]
+    Overloaded { retry_after: Duration },
+    /// The pool is gone, Argon2 failed or a stored hash is unreadable: all unexpected.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
 /// Hashes and verifies passwords without blocking the async runtime.
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+    max_queue: usize,
     dummy_hash: Arc<str>,
 }
 
@@ -47,10 +69,12 @@ impl PasswordHasher {
             None,
         )
         .map_err(|error| anyhow::anyhow!("invalid Argon2 parameters: {error}"))?;
-        let dummy_hash = hash_blocking(&params, "dummy password for unknown accounts")?;
+        let dummy_hash = argon2id::hash(&params, b"dummy password for unknown accounts")?;
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(settings.max_concurrency.max(1))),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            max_queue: settings.max_queue,
             dummy_hash: dummy_hash.into(),
         })
     }
@@ -58,35 +82,35 @@ impl PasswordHasher {
     /// An Argon2id PHC string for `password`.
     ///
     /// # Errors
-    /// The pool is gone or Argon2 failed: both unexpected.
-    pub async fn hash(&self, password: &NewPassword) -> anyhow::Result<String> {
+    /// `Overloaded`, or `Failed` (unexpected).
+    pub async fn hash(&self, password: &NewPassword) -> Result<String, HashingError> {
         self.hash_secret(password.expose_secret()).await
     }
 
     /// A fresh hash, at today's parameters, of a password that just verified.
     ///
     /// # Errors
-    /// The pool is gone or Argon2 failed: both unexpected.
-    pub async fn rehash(&self, attempt: &PasswordAttempt) -> anyhow::Result<String> {
+    /// `Overloaded`, or `Failed` (unexpected).
+    pub async fn rehash(&self, attempt: &PasswordAttempt) -> Result<String, HashingError> {
         self.hash_secret(attempt.expose_secret()).await
     }
 
-    async fn hash_secret(&self, secret: &str) -> anyhow::Result<String> {
+    async fn hash_secret(&self, secret: &str) -> Result<String, HashingError> {
         let secret = zeroizing(secret);
         let params = self.params.clone();
-        self.run(move || hash_blocking(&params, &secret)).await
+        self.run(move || argon2id::hash(&params, secret.as_bytes())).await
     }
 
     /// Checks `attempt` against `stored`; `None` (no such account) costs the same as a
     /// wrong password and never matches.
     ///
     /// # Errors
-    /// The pool is gone or the stored hash is not a PHC string: both unexpected.
+    /// `Overloaded`, or `Failed`: the pool is gone or the stored hash is not a PHC string.
     pub async fn verify(
         &self,
         attempt: &PasswordAttempt,
         stored: Option<&str>,
-    ) -> anyhow::Result<PasswordCheck> {
+    ) -> Result<PasswordCheck, HashingError> {
         let secret = zeroizing(attempt.expose_secret());
         let known = stored.is_some();
         let stored = stored.map_or_else(|| self.dummy_hash.to_string(), str::to_owned);
@@ -94,9 +118,7 @@ impl PasswordHasher {
         self.run(move || {
             let parsed = PasswordHash::new(&stored)
                 .map_err(|error| anyhow::anyhow!("stored password hash is not a PHC string: {error}"))?;
-            let matches = argon2_with(&params)
-                .verify_password(secret.as_bytes(), &parsed)
-                .is_ok();
+            let matches = argon2id::verify(&parsed, secret.as_bytes())?;
             Ok(if matches && known {
                 PasswordCheck::Matches {
                     needs_rehash: needs_rehash(&parsed, &params),
@@ -111,29 +133,48 @@ impl PasswordHasher {
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
-    ) -> anyhow::Result<T> {
-        let _permit = self
-            .permits
-            .acquire()
+    ) -> Result<T, HashingError> {
+        let queued_at = Instant::now();
+        let _permit = match Arc::clone(&self.permits).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => self.wait_for_permit().await?,
+        };
+        metrics::histogram!("identity_password_hash_wait_seconds").record(queued_at.elapsed().as_secs_f64());
+        let span = tracing::Span::current();
+        let result = tokio::task::spawn_blocking(move || span.in_scope(work))
+            .await
+            .context("password hashing task failed")?;
+        Ok(result?)
+    }
+
+    /// Joins the queue unless it is full. The counter is decremented by a guard, so a
+    /// caller that gives up (its RPC cancelled) leaves the queue too.
+    async fn wait_for_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, HashingError> {
+        let depth = self.waiting.fetch_add(1, Ordering::SeqCst) + 1;
+        let _waiting = QueueSlot(&self.waiting);
+        if depth > self.max_queue {
+            metrics::counter!("identity_password_hash_shed_total").increment(1);
+            return Err(HashingError::Overloaded {
+                retry_after: RETRY_AFTER_OVERLOAD,
+            });
+        }
+        metrics::gauge!("identity_password_hash_queue_depth").set(depth as f64);
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
             .await
             .context("password hashing pool closed")?;
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(work))
-            .await
-            .context("password hashing task failed")?
+        Ok(permit)
     }
 }
 
-fn argon2_with(params: &Params) -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
-}
+/// One place in the queue, given back on drop.
+struct QueueSlot<'a>(&'a AtomicUsize);
 
-fn hash_blocking(params: &Params, password: &str) -> anyhow::Result<String> {
-    let salt = SaltString::generate(&mut OsRng);
-    argon2_with(params)
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|error| anyhow::anyhow!("argon2 hashing failed: {error}"))
+impl Drop for QueueSlot<'_> {
+    fn drop(&mut self) {
+        let depth = self.0.fetch_sub(1, Ordering::SeqCst).saturating_sub(1);
+        metrics::gauge!("identity_password_hash_queue_depth").set(depth as f64);
+    }
 }
 
 /// A hash made with another algorithm or cost is upgraded on the next correct login.
@@ -159,6 +200,7 @@ mod tests {
             iterations: 1,
             parallelism: 1,
             max_concurrency: 2,
+            max_queue: 8,
         }
     }
 
@@ -201,5 +243,24 @@ mod tests {
             current.verify(&attempt, Some(&hash)).await.unwrap(),
             PasswordCheck::Matches { needs_rehash: true }
         );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_sheds_at_once_and_frees_its_place() {
+        let hasher = PasswordHasher::new(&PasswordHashingSettings {
+            max_concurrency: 1,
+            max_queue: 0,
+            ..settings(1024)
+        })
+        .unwrap();
+        let busy = Arc::clone(&hasher.permits).acquire_owned().await.unwrap();
+        let password = NewPassword::parse("correct horse battery staple", None).unwrap();
+
+        let shed = hasher.hash(&password).await;
+
+        assert!(matches!(shed, Err(HashingError::Overloaded { .. })), "{shed:?}");
+        assert_eq!(hasher.waiting.load(Ordering::SeqCst), 0);
+        drop(busy);
+        assert!(hasher.hash(&password).await.is_ok());
     }
 }

@@ -20,6 +20,7 @@ pub mod kind {
     pub const VERIFICATION: &str = "verification";
     pub const PASSWORD_RESET: &str = "password_reset";
     pub const NOTICE: &str = "notice";
+    pub const SIGNUP_ATTEMPT: &str = "signup_attempt";
 }
 
 /// An email to queue.
@@ -45,6 +46,17 @@ impl<'a> OutboxEmail<'a> {
     pub fn password_reset(user_id: Uuid, recipient: &'a EmailAddress) -> Self {
         Self {
             kind: kind::PASSWORD_RESET,
+            user_id: Some(user_id),
+            recipient,
+            payload: json!({}),
+        }
+    }
+
+    /// Tells the owner of `recipient` that someone tried to sign up with it (enumeration
+    /// protection answers the attempt as a success). No token.
+    pub fn signup_attempt(user_id: Uuid, recipient: &'a EmailAddress) -> Self {
+        Self {
+            kind: kind::SIGNUP_ATTEMPT,
             user_id: Some(user_id),
             recipient,
             payload: json!({}),

@@ -151,6 +151,12 @@ impl OutboxSender {
                     .await
             }
             kind::NOTICE => self.prepare_notice(row),
+            kind::SIGNUP_ATTEMPT => Ok(Prepared::Send {
+                email: self
+                    .templates
+                    .signup_attempt_notice(self.email.public_url.as_str())?,
+                link: None,
+            }),
             other => anyhow::bail!("unknown outbox email kind `{other}`"),
         }
     }

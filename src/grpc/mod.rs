@@ -9,6 +9,7 @@ pub mod bearer_authentication;
 pub mod request_context;
 pub mod request_decoding;
 pub mod response_encoding;
+pub mod server_limits;
 pub mod status_mapping;
 pub mod token_handler;
 
@@ -16,7 +17,6 @@ use std::future::Future;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::pb::health_server::{Health, HealthServer};
 
@@ -33,8 +33,8 @@ pub struct GrpcServices {
     pub tokens: TokenService,
 }
 
-/// Serves every service on `listener` until `shutdown` resolves, then lets in-flight
-/// RPCs finish.
+/// Serves every service on `listener`, within `limits`, until `shutdown` resolves, then
+/// lets in-flight RPCs finish.
 ///
 /// # Errors
 /// Reflection could not be built or the server failed.
@@ -42,6 +42,7 @@ pub async fn serve(
     listener: TcpListener,
     services: GrpcServices,
     health: HealthServer<impl Health>,
+    limits: &server_limits::GrpcServerLimits,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let reflection_v1 = reflection().build_v1().context("building reflection v1")?;
@@ -53,16 +54,30 @@ pub async fn serve(
         account_handler::AccountHandler::new(services.accounts, services.password_resets, bearer.clone());
     let admin = admin_handler::AdminHandler::new(services.admin, bearer.clone());
     let tokens = token_handler::TokenHandler::new(services.tokens, bearer);
-    Server::builder()
+    let max = limits.max_message_bytes;
+    limits
+        .server()
         .trace_fn(|request| {
             tracing::info_span!("grpc", method = %request.uri().path(), request_id = %uuid::Uuid::new_v4())
         })
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(AccountServiceServer::new(accounts))
-        .add_service(TokenServiceServer::new(tokens))
-        .add_service(AdminServiceServer::new(admin))
+        .add_service(
+            AccountServiceServer::new(accounts)
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max),
+        )
+        .add_service(
+            TokenServiceServer::new(tokens)
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max),
+        )
+        .add_service(
+            AdminServiceServer::new(admin)
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max),
+        )
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
         .await
         .context("gRPC server failed")

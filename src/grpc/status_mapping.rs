@@ -45,6 +45,7 @@ pub enum Reason {
     NotSuperuser,
     SelfLockout,
     RateLimited,
+    Overloaded,
     DatabaseUnavailable,
     Internal,
 }
@@ -78,6 +79,7 @@ impl Reason {
             Self::NotSuperuser => "NOT_SUPERUSER",
             Self::SelfLockout => "SELF_LOCKOUT",
             Self::RateLimited => "RATE_LIMITED",
+            Self::Overloaded => "OVERLOADED",
             Self::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
@@ -193,6 +195,7 @@ impl From<ServiceError> for Status {
                 "operators cannot disable, delete or demote their own account; ask another superuser",
             ),
             E::RateLimited { retry_after } => rate_limited(retry_after),
+            E::Overloaded { retry_after } => overloaded(retry_after),
             E::DatabaseUnavailable(error) => unavailable(&error),
             E::Unexpected(error) => internal(&error),
         }
@@ -251,6 +254,17 @@ fn rate_limited(retry_after: Duration) -> Status {
     details.set_retry_info(Some(retry_after));
     let message = format!("too many attempts; retry in {} s", retry_after.as_secs().max(1));
     Status::with_error_details(Code::ResourceExhausted, message, details)
+}
+
+/// Shed load, not the caller's fault: no "too many attempts" wording.
+fn overloaded(retry_after: Duration) -> Status {
+    let mut details = error_info(Reason::Overloaded);
+    details.set_retry_info(Some(retry_after));
+    Status::with_error_details(
+        Code::ResourceExhausted,
+        "the service is busy checking passwords; retry shortly",
+        details,
+    )
 }
 
 fn unavailable(error: &sea_orm::DbErr) -> Status {

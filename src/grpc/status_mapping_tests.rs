@@ -75,6 +75,13 @@ fn every_service_error_maps_to_its_design_row() {
             "RATE_LIMITED",
         ),
         (
+            E::Overloaded {
+                retry_after: Duration::from_secs(1),
+            },
+            Code::ResourceExhausted,
+            "OVERLOADED",
+        ),
+        (
             E::DatabaseUnavailable(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::Internal("down".into()))),
             Code::Unavailable,
             "DATABASE_UNAVAILABLE",
@@ -102,6 +109,19 @@ fn rate_limited_carries_retry_info() {
         .cloned()
         .expect("RetryInfo");
     assert_eq!(retry.retry_delay, Some(Duration::from_secs(7)));
+}
+
+#[test]
+fn overloaded_carries_retry_info() {
+    let status = Status::from(E::Overloaded {
+        retry_after: Duration::from_secs(2),
+    });
+    let retry = status
+        .get_error_details()
+        .retry_info()
+        .cloned()
+        .expect("RetryInfo");
+    assert_eq!(retry.retry_delay, Some(Duration::from_secs(2)));
 }
 
 #[test]

@@ -6,10 +6,11 @@ use serde_json::json;
 
 use super::audit_log::{self, AuditKind};
 use super::user_row::to_user;
-use super::{ServiceError, email_request};
+use super::{ServiceError, email_request, signup_protection};
 use crate::auth::{AuthenticatedPrincipal, PasswordCheck, PasswordHasher};
 use crate::domain::{ClientInfo, EmailAddress, NewPassword, OpaqueToken, PasswordAttempt, User};
 use crate::email::outbox::{self, OutboxEmail, OutboxWaker};
+use crate::rate_limit::RateLimiter;
 use crate::repositories::db_error::UniqueViolationExt;
 use crate::repositories::email_verification_token_repository as verification_tokens;
 use crate::repositories::single_use_token_repository::Consumption;
@@ -28,26 +29,66 @@ pub struct AccountService {
     db: DatabaseConnection,
     hasher: PasswordHasher,
     outbox: OutboxWaker,
+    limiter: RateLimiter,
+    enumeration_protection: bool,
 }
 
 impl AccountService {
     pub fn new(db: DatabaseConnection, hasher: PasswordHasher, outbox: OutboxWaker) -> Self {
-        Self { db, hasher, outbox }
+        Self {
+            db,
+            hasher,
+            outbox,
+            limiter: RateLimiter::disabled(),
+            enumeration_protection: false,
+        }
+    }
+
+    /// The same service, checking `limiter` on Signup and ResendVerificationEmail.
+    #[must_use]
+    pub fn with_rate_limiter(mut self, limiter: RateLimiter) -> Self {
+        self.limiter = limiter;
+        self
+    }
+
+    /// The same service; with `enabled`, Signup for a registered email answers like a
+    /// fresh signup and emails the owner instead (`IDENTITY_ENUMERATION_PROTECTION`).
+    #[must_use]
+    pub fn with_enumeration_protection(mut self, enabled: bool) -> Self {
+        self.enumeration_protection = enabled;
+        self
     }
 
     /// Creates an unverified account and queues its verification email, atomically.
     ///
     /// # Errors
-    /// `EmailTaken`, `DatabaseUnavailable`, `Unexpected`.
+    /// `RateLimited`, `Overloaded`, `EmailTaken` (only without enumeration protection),
+    /// `DatabaseUnavailable`, `Unexpected`.
     #[tracing::instrument(skip_all, fields(user_id))]
     pub async fn signup(&self, command: SignupCommand, client: &ClientInfo) -> Result<User, ServiceError> {
+        self.limiter.signup(&command.email, client).await?;
         // Hash before opening the transaction: it takes the longest and needs no lock.
+        // Always, even for a taken email: skipping it would make "taken" measurably faster.
         let password_hash = self.hasher.hash(&command.password).await?;
         let now = Utc::now();
         let txn = transaction::begin_write(&self.db).await?;
-        let row = user_repository::insert(&txn, &command.email, &password_hash, now)
+        let inserted = user_repository::insert(&txn, &command.email, &password_hash, now)
             .await
-            .on_unique_violation(|| ServiceError::EmailTaken)?;
+            .on_unique_violation(|| ServiceError::EmailTaken);
+        let row = match inserted {
+            Err(ServiceError::EmailTaken) if self.enumeration_protection => {
+                drop(txn);
+                return signup_protection::answer_taken_email(
+                    &self.db,
+                    &self.outbox,
+                    command.email,
+                    client,
+                    now,
+                )
+                .await;
+            }
+            other => other?,
+        };
         tracing::Span::current().record("user_id", tracing::field::display(row.id));
         // No token here: the sender mints it when the email actually goes out.
         outbox::enqueue(&txn, OutboxEmail::verification(row.id, &command.email), now).await?;
@@ -111,13 +152,14 @@ impl AccountService {
     /// Answers the same for every email so that it reveals nothing.
     ///
     /// # Errors
-    /// `DatabaseUnavailable`, `Unexpected`.
+    /// `RateLimited`, `DatabaseUnavailable`, `Unexpected`.
     #[tracing::instrument(skip_all)]
     pub async fn resend_verification_email(
         &self,
         email: EmailAddress,
         client: &ClientInfo,
     ) -> Result<(), ServiceError> {
+        self.limiter.resend_verification(&email, client).await?;
         email_request::queue_if_wanted(
             &self.db,
             &self.outbox,

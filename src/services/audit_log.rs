@@ -13,6 +13,9 @@ use crate::repositories::audit_event_repository::{self, NewAuditEvent};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuditKind {
     Signup,
+    /// Signup for a registered email under enumeration protection: answered as a
+    /// success, the owner emailed instead.
+    SignupEmailTaken,
     EmailVerified,
     VerificationEmailRequested,
     LoginSucceeded,
@@ -36,6 +39,7 @@ impl AuditKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Signup => "signup",
+            Self::SignupEmailTaken => "signup_email_taken",
             Self::EmailVerified => "email_verified",
             Self::VerificationEmailRequested => "verification_email_requested",
             Self::LoginSucceeded => "login_succeeded",

@@ -8,6 +8,7 @@ pub mod email_request;
 pub mod maintenance_service;
 pub mod password_reset_service;
 pub mod service_error;
+pub mod signup_protection;
 pub mod superuser_service;
 pub mod token_service;
 pub mod user_row;

@@ -11,6 +11,7 @@ use super::{ServiceError, email_request};
 use crate::auth::PasswordHasher;
 use crate::domain::{ClientInfo, EmailAddress, NewPassword, OpaqueToken};
 use crate::email::outbox::{self, OutboxEmail, OutboxWaker};
+use crate::rate_limit::RateLimiter;
 use crate::repositories::password_reset_token_repository as reset_tokens;
 use crate::repositories::single_use_token_repository::Consumption;
 use crate::repositories::{session_repository, transaction, user_repository};
@@ -28,11 +29,24 @@ pub struct PasswordResetService {
     db: DatabaseConnection,
     hasher: PasswordHasher,
     outbox: OutboxWaker,
+    limiter: RateLimiter,
 }
 
 impl PasswordResetService {
     pub fn new(db: DatabaseConnection, hasher: PasswordHasher, outbox: OutboxWaker) -> Self {
-        Self { db, hasher, outbox }
+        Self {
+            db,
+            hasher,
+            outbox,
+            limiter: RateLimiter::disabled(),
+        }
+    }
+
+    /// The same service, checking `limiter` on RequestPasswordReset.
+    #[must_use]
+    pub fn with_rate_limiter(mut self, limiter: RateLimiter) -> Self {
+        self.limiter = limiter;
+        self
     }
 
     /// Queues a reset email for an active account; answers the same for every email.
@@ -41,13 +55,14 @@ impl PasswordResetService {
     /// minted by the sender, outside the request.
     ///
     /// # Errors
-    /// `DatabaseUnavailable`, `Unexpected`.
+    /// `RateLimited`, `DatabaseUnavailable`, `Unexpected`.
     #[tracing::instrument(skip_all)]
     pub async fn request_password_reset(
         &self,
         email: EmailAddress,
         client: &ClientInfo,
     ) -> Result<(), ServiceError> {
+        self.limiter.password_reset(&email, client).await?;
         email_request::queue_if_wanted(
             &self.db,
             &self.outbox,

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use sea_orm::DbErr;
 
+use crate::auth::HashingError;
 use crate::domain::InputError;
+use crate::rate_limit::RateLimited;
 use crate::repositories::db_error::is_connectivity_error;
 
 /// Why a use case did not succeed.
@@ -63,6 +65,9 @@ pub enum ServiceError {
     SelfLockout,
     #[error("rate limited")]
     RateLimited { retry_after: Duration },
+    /// Password hashing is saturated: the request was shed rather than queued.
+    #[error("password hashing overloaded")]
+    Overloaded { retry_after: Duration },
     #[error("database unavailable")]
     DatabaseUnavailable(#[source] DbErr),
     #[error(transparent)]
@@ -75,6 +80,23 @@ impl From<DbErr> for ServiceError {
             Self::DatabaseUnavailable(error)
         } else {
             Self::Unexpected(anyhow::Error::new(error).context("database operation failed"))
+        }
+    }
+}
+
+impl From<RateLimited> for ServiceError {
+    fn from(limited: RateLimited) -> Self {
+        Self::RateLimited {
+            retry_after: limited.retry_after,
+        }
+    }
+}
+
+impl From<HashingError> for ServiceError {
+    fn from(error: HashingError) -> Self {
+        match error {
+            HashingError::Overloaded { retry_after } => Self::Overloaded { retry_after },
+            HashingError::Failed(error) => Self::Unexpected(error),
         }
     }
 }

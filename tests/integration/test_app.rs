@@ -70,8 +70,13 @@ pub fn test_settings(database: &TestDatabase, data_dir: &TempDir, smtp: &SmtpCap
         },
         password_hashing: PasswordHashingSettings {
             max_concurrency: 2,
+            // Tests sign many users up at once; only the load tests want shedding.
+            max_queue: 10_000,
             ..defaults.password_hashing.clone()
         },
+        // Every test calls from 127.0.0.1, some a hundred times: the rate-limit tests
+        // turn limits on with their own quotas.
+        rate_limits_enabled: false,
         health_probe_interval: Duration::from_millis(200),
         ..defaults
     }

@@ -27,14 +27,19 @@ impl TokenService {
     /// only after a correct password: otherwise the answer would reveal that the account
     /// exists to anyone guessing.
     ///
+    /// Rate limits apply first (per IP, per email, and the account's failure budget, see
+    /// `rate_limit`); only a wrong password or an unknown email spends the failure budget.
+    ///
     /// # Errors
-    /// `InvalidCredentials`, `EmailNotVerified`, `AccountDisabled`, `DatabaseUnavailable`, `Unexpected`.
+    /// `RateLimited`, `Overloaded`, `InvalidCredentials`, `EmailNotVerified`,
+    /// `AccountDisabled`, `DatabaseUnavailable`, `Unexpected`.
     #[tracing::instrument(skip_all, fields(user_id))]
     pub async fn login(
         &self,
         command: LoginCommand,
         client: &ClientInfo,
     ) -> Result<(TokenPair, User), ServiceError> {
+        self.limiter.login(&command.email, client).await?;
         let row = user_repository::find_by_email(&self.db, &command.email).await?;
         let check = self
             .hasher
@@ -44,6 +49,7 @@ impl TokenService {
             (Some(row), PasswordCheck::Matches { needs_rehash }) => (row, needs_rehash),
             (row, _) => {
                 let user_id = row.map(|r| r.id);
+                self.limiter.login_failed(&command.email).await;
                 self.record_failure(user_id, &command.email, "invalid_credentials", client)
                     .await?;
                 return Err(ServiceError::InvalidCredentials);

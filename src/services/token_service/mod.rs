@@ -16,6 +16,7 @@ use crate::auth::{AccessTokens, PasswordHasher};
 use crate::configuration::TokenSettings;
 use crate::domain::{OpaqueToken, TokenPair};
 use crate::email::OutboxWaker;
+use crate::rate_limit::RateLimiter;
 use crate::repositories::refresh_token_repository;
 
 /// Sessions and the tokens that prove them.
@@ -26,6 +27,7 @@ pub struct TokenService {
     access_tokens: AccessTokens,
     settings: TokenSettings,
     outbox: OutboxWaker,
+    limiter: RateLimiter,
 }
 
 impl TokenService {
@@ -42,7 +44,15 @@ impl TokenService {
             access_tokens,
             settings,
             outbox,
+            limiter: RateLimiter::disabled(),
         }
+    }
+
+    /// The same service, checking `limiter` on Login and RefreshToken.
+    #[must_use]
+    pub fn with_rate_limiter(mut self, limiter: RateLimiter) -> Self {
+        self.limiter = limiter;
+        self
     }
 
     /// Every public key that may have signed a live access token, as RFC 7517 JSON.

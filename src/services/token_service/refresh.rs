@@ -24,15 +24,23 @@ use crate::services::user_row::to_user;
 impl TokenService {
     /// Rotates `token`: consumes it and issues the next pair in the same session.
     ///
+    /// Limited per session (the token family): looked up before the write transaction,
+    /// so a refused call holds no lock and leaves the token usable.
+    ///
     /// # Errors
-    /// `RefreshTokenInvalid`, `RefreshTokenExpired`, `RefreshTokenReused`, `SessionRevoked`,
-    /// `AccountDisabled`, `DatabaseUnavailable`, `Unexpected`.
+    /// `RateLimited`, `RefreshTokenInvalid`, `RefreshTokenExpired`, `RefreshTokenReused`,
+    /// `SessionRevoked`, `AccountDisabled`, `DatabaseUnavailable`, `Unexpected`.
     #[tracing::instrument(skip_all, fields(session_id))]
     pub async fn refresh_token(
         &self,
         token: OpaqueToken,
         client: &ClientInfo,
     ) -> Result<TokenPair, ServiceError> {
+        if self.limiter.is_enabled()
+            && let Some(row) = refresh_token_repository::find_by_hash(&self.db, &token.hash()).await?
+        {
+            self.limiter.refresh(row.session_id).await?;
+        }
         let now = Utc::now();
         let txn = transaction::begin_write(&self.db).await?;
         let session_id = match refresh_token_repository::consume(&txn, &token.hash(), now).await? {

@@ -1,0 +1,137 @@
+//! The real `identity` binary killed with SIGKILL in the middle of signups: after a
+//! restart every signup exists whole (user and its queued email) or not at all, every
+//! acknowledged signup exists, and the queued emails go out with working links.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use identity::entities::{email_outbox, user};
+use identity::proto::account_service_client::AccountServiceClient;
+use identity::proto::{SignupRequest, VerifyEmailRequest};
+use sea_orm::EntityTrait;
+use tonic::transport::Channel;
+
+use crate::smtp_capture::SmtpCapture;
+use crate::test_app::{STRONG_PASSWORD, spawn_app_on, temporary_dir};
+use crate::test_database::{Backend, TestDatabase};
+
+const WRITERS: usize = 6;
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// `identity serve` on `database_url`, mail to `smtp_url`, no settings of the caller's own.
+fn start_binary(database_url: &str, port: u16, smtp_url: &str, dir: &std::path::Path) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_identity"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("IDENTITY_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .arg("serve")
+        .env("IDENTITY_DATABASE_URL", database_url)
+        .env("IDENTITY_GRPC_ADDR", format!("127.0.0.1:{port}"))
+        .env("IDENTITY_METRICS_ADDR", "127.0.0.1:0")
+        .env("IDENTITY_SMTP_URL", smtp_url)
+        .env("IDENTITY_DATA_DIR", dir.join("data"))
+        .env("IDENTITY_RATE_LIMITS", "off")
+        // A row the killed process was sending stays leased until the lease ends; a
+        // short lease keeps the test short, the mechanism is the same.
+        .env("IDENTITY_OUTBOX_LEASE_SECS", "2")
+        .env("IDENTITY_OUTBOX_RETRY_BASE_MS", "100")
+        .env("IDENTITY_OUTBOX_RETRY_MAX_SECS", "1")
+        .env("IDENTITY_LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the identity binary")
+}
+
+async fn connect_when_ready(port: u16) -> Channel {
+    for _ in 0..300 {
+        let endpoint = Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap();
+        if let Ok(channel) = endpoint.connect().await {
+            return channel;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the identity binary never listened on {port}");
+}
+
+database_test!(a_sigkill_during_signups_leaves_each_signup_whole_and_its_email_still_goes_out);
+async fn a_sigkill_during_signups_leaves_each_signup_whole_and_its_email_still_goes_out(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let dir = temporary_dir("identity-kill-");
+    // Mail is down while the first process runs, so every email is still queued at the kill.
+    let smtp = SmtpCapture::start().await;
+    smtp.stop().await;
+    let port = free_port();
+    let mut child = start_binary(&database.url, port, &smtp.url(), dir.path());
+    let channel = connect_when_ready(port).await;
+    let acknowledged = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sent = Arc::new(AtomicUsize::new(0));
+
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|writer| {
+            let mut client = AccountServiceClient::new(channel.clone());
+            let (acknowledged, sent) = (Arc::clone(&acknowledged), Arc::clone(&sent));
+            tokio::spawn(async move {
+                for n in 0.. {
+                    let email = format!("w{writer}n{n}@example.com");
+                    sent.fetch_add(1, Ordering::SeqCst);
+                    let request = SignupRequest {
+                        email: email.clone(),
+                        password: STRONG_PASSWORD.into(),
+                    };
+                    match client.signup(request).await {
+                        Ok(_) => acknowledged.lock().unwrap().push(email),
+                        Err(_) => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    while acknowledged.lock().unwrap().len() < 20 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().expect("SIGKILL the server");
+    child.wait().unwrap();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+
+    let app = spawn_app_on(database).await;
+    let users = user::Entity::find().all(&app.db).await.unwrap();
+    let outbox = email_outbox::Entity::find().all(&app.db).await.unwrap();
+    for email in &acknowledged {
+        assert!(
+            users.iter().any(|u| &u.email == email),
+            "acknowledged {email} was lost"
+        );
+    }
+    assert!(users.len() <= sent.load(Ordering::SeqCst));
+    for row in &users {
+        let queued = outbox
+            .iter()
+            .filter(|mail| mail.user_id == Some(row.id) && mail.kind == "verification")
+            .count();
+        assert_eq!(queued, 1, "{} exists without exactly one queued email", row.email);
+    }
+    for row in &users {
+        let token = app.verification_token(&row.email, 1).await;
+        let verified = app
+            .accounts
+            .clone()
+            .verify_email(VerifyEmailRequest { token })
+            .await
+            .unwrap_or_else(|status| panic!("the link to {} does not work: {status:?}", row.email));
+        assert!(verified.into_inner().user.unwrap().is_verified);
+    }
+}
