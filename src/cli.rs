@@ -17,6 +17,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use crate::auth::PasswordHasher;
 use crate::configuration::Settings;
 use crate::database;
+use crate::domain::password::PasswordPolicy;
 use crate::domain::{EmailAddress, NewPassword, User};
 use crate::health_check;
 use crate::services::{MaintenanceService, PurgeReport, ServiceError, SuperuserService};
@@ -136,7 +137,7 @@ pub async fn create_superuser(args: CreateSuperuserArgs, settings: &Settings) ->
     let password = if args.promote {
         None
     } else {
-        Some(read_new_password(args.password_stdin, &email).await?)
+        Some(read_new_password(args.password_stdin, &email, settings.password_policy).await?)
     };
     let db = connect_and_migrate(settings).await?;
     let hasher = PasswordHasher::new(&settings.password_hashing)?;
@@ -146,7 +147,7 @@ pub async fn create_superuser(args: CreateSuperuserArgs, settings: &Settings) ->
     }
     let password = match password {
         Some(password) => password,
-        None => read_new_password(args.password_stdin, &email).await?,
+        None => read_new_password(args.password_stdin, &email, settings.password_policy).await?,
     };
     match service.create_superuser(&email, &password).await {
         Ok(user) => {
@@ -215,7 +216,11 @@ pub async fn health_check(args: HealthCheckArgs, settings: &Settings) -> anyhow:
 
 /// Reads the password (stdin or a prompt without echo) and applies Signup's policy, with
 /// the email as guessable material.
-async fn read_new_password(from_stdin: bool, email: &EmailAddress) -> anyhow::Result<NewPassword> {
+async fn read_new_password(
+    from_stdin: bool,
+    email: &EmailAddress,
+    policy: PasswordPolicy,
+) -> anyhow::Result<NewPassword> {
     let raw = tokio::task::spawn_blocking(move || {
         if from_stdin {
             read_stdin_line()
@@ -225,7 +230,9 @@ async fn read_new_password(from_stdin: bool, email: &EmailAddress) -> anyhow::Re
     })
     .await
     .context("reading the password")??;
-    NewPassword::parse(&raw, Some(email)).map_err(|error| Refusal(format!("the password {error}")).into())
+    NewPassword::parse(&raw, Some(email))
+        .and_then(|password| policy.check(&password, None).map(|()| password))
+        .map_err(|error| Refusal(format!("the password {error}")).into())
 }
 
 /// The first line of standard input without its line ending; nothing else is trimmed,

@@ -13,6 +13,8 @@ use lettre::message::Mailbox;
 use secrecy::SecretString;
 use url::Url;
 
+use crate::domain::password::PasswordPolicy;
+
 use crate::grpc::server_limits::GrpcServerLimits;
 use crate::rate_limit::RateLimitSettings;
 
@@ -37,6 +39,8 @@ pub struct Settings {
     pub tokens: TokenSettings,
     /// Argon2id cost and the hashing pool.
     pub password_hashing: PasswordHashingSettings,
+    /// `IDENTITY_PASSWORD_MIN_CHARS`: fewest characters of a new password (8 to 128).
+    pub password_policy: PasswordPolicy,
     /// `IDENTITY_REDIS_URL`: shared rate-limit store; in-memory limits when unset.
     pub redis_url: Option<SecretString>,
     /// `IDENTITY_RATE_LIMITS`: `on` (default) or `off`.
@@ -199,6 +203,7 @@ impl Default for Settings {
                 refresh_token_ttl: Duration::from_secs(2_592_000),
                 refresh_reuse_grace: Duration::ZERO,
             },
+            password_policy: PasswordPolicy::default(),
             password_hashing: PasswordHashingSettings {
                 memory_kib: 19 * 1024,
                 iterations: 2,
@@ -293,6 +298,7 @@ impl Settings {
         )?;
         source.optional_secret("IDENTITY_REDIS_URL", &mut s.redis_url);
         source.parse("IDENTITY_HASHING_QUEUE_LIMIT", &mut s.password_hashing.max_queue)?;
+        source.parse("IDENTITY_PASSWORD_MIN_CHARS", &mut s.password_policy)?;
         source.switch("IDENTITY_RATE_LIMITS", &mut s.rate_limits_enabled)?;
         let limits = &mut s.rate_limits;
         source.parse("IDENTITY_RATE_LIMIT_LOGIN_IP", &mut limits.login_ip)?;

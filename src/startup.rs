@@ -66,10 +66,12 @@ impl Application {
         let services = GrpcServices {
             accounts: AccountService::new(db.clone(), hasher.clone(), waker.clone())
                 .with_rate_limiter(limiter.clone())
-                .with_enumeration_protection(settings.enumeration_protection),
+                .with_enumeration_protection(settings.enumeration_protection)
+                .with_password_policy(settings.password_policy),
             admin: AdminService::new(db.clone()),
             password_resets: PasswordResetService::new(db.clone(), hasher.clone(), waker.clone())
-                .with_rate_limiter(limiter.clone()),
+                .with_rate_limiter(limiter.clone())
+                .with_password_policy(settings.password_policy),
             tokens: TokenService::new(db.clone(), hasher, access_tokens, settings.tokens.clone(), waker)
                 .with_rate_limiter(limiter),
         };

@@ -66,6 +66,62 @@ impl NewPassword {
     }
 }
 
+/// The configurable part of the policy (`IDENTITY_PASSWORD_MIN_CHARS`) and the checks
+/// that need the account: what [`NewPassword::parse`] cannot know on its own.
+///
+/// NIST SP 800-63B-4 asks at least 15 characters where a password is the only factor;
+/// the default stays at [`MIN_CHARS`], the floor for passwords used with a second factor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    min_chars: usize,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self { min_chars: MIN_CHARS }
+    }
+}
+
+impl PasswordPolicy {
+    /// # Errors
+    /// `min_chars` below [`MIN_CHARS`] (never allowed) or above [`MAX_CHARS`].
+    pub fn with_min_chars(min_chars: usize) -> Result<Self, String> {
+        if (MIN_CHARS..=MAX_CHARS).contains(&min_chars) {
+            Ok(Self { min_chars })
+        } else {
+            Err(format!("must be from {MIN_CHARS} to {MAX_CHARS}"))
+        }
+    }
+
+    /// The fewest characters a new password may have.
+    pub fn min_chars(&self) -> usize {
+        self.min_chars
+    }
+
+    /// The configured minimum and, when `email` is given, the account's email as
+    /// guessable material.
+    ///
+    /// # Errors
+    /// `PasswordTooShort` or `PasswordTooWeak`.
+    pub fn check(&self, password: &NewPassword, email: Option<&EmailAddress>) -> Result<(), InputError> {
+        if password.expose_secret().chars().count() < self.min_chars {
+            return Err(InputError::PasswordTooShort { min: self.min_chars });
+        }
+        email.map_or(Ok(()), |email| password.check_against(email))
+    }
+}
+
+impl std::str::FromStr for PasswordPolicy {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let min_chars = raw
+            .parse()
+            .map_err(|_| format!("expected a number of characters, got `{raw}`"))?;
+        Self::with_min_chars(min_chars)
+    }
+}
+
 /// A password presented for checking (login, current password). No strength rules:
 /// refusing an old weak password at login would lock its owner out.
 pub struct PasswordAttempt(SecretString);
@@ -170,6 +226,20 @@ mod tests {
         let full_width = NewPassword::parse("ｃｏｒｒｅｃｔ ｈｏｒｓｅ ｂａｔｔｅｒｙ", None).unwrap();
         let ascii = NewPassword::parse("correct horse battery", None).unwrap();
         assert_eq!(full_width.expose_secret(), ascii.expose_secret());
+    }
+
+    #[test]
+    fn a_configured_minimum_is_enforced_but_never_below_eight() {
+        let policy: PasswordPolicy = "15".parse().unwrap();
+        let twelve = NewPassword::parse("vR7#kq2!Lm9@", None).unwrap();
+        assert_eq!(
+            policy.check(&twelve, None),
+            Err(InputError::PasswordTooShort { min: 15 })
+        );
+        assert_eq!(PasswordPolicy::default().check(&twelve, None), Ok(()));
+        assert!("7".parse::<PasswordPolicy>().is_err());
+        assert!("129".parse::<PasswordPolicy>().is_err());
+        assert!("many".parse::<PasswordPolicy>().is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::audit_log::{self, AuditKind};
 use super::user_row::to_user;
 use super::{ServiceError, email_request, signup_protection};
 use crate::auth::{AuthenticatedPrincipal, PasswordCheck, PasswordHasher};
+use crate::domain::password::PasswordPolicy;
 use crate::domain::{ClientInfo, EmailAddress, NewPassword, OpaqueToken, PasswordAttempt, User};
 use crate::email::outbox::{self, OutboxEmail, OutboxWaker};
 use crate::rate_limit::RateLimiter;
@@ -31,6 +32,7 @@ pub struct AccountService {
     outbox: OutboxWaker,
     limiter: RateLimiter,
     enumeration_protection: bool,
+    password_policy: PasswordPolicy,
 }
 
 impl AccountService {
@@ -41,7 +43,15 @@ impl AccountService {
             outbox,
             limiter: RateLimiter::disabled(),
             enumeration_protection: false,
+            password_policy: PasswordPolicy::default(),
         }
+    }
+
+    /// The same service, holding new passwords to `policy` (`IDENTITY_PASSWORD_MIN_CHARS`).
+    #[must_use]
+    pub fn with_password_policy(mut self, policy: PasswordPolicy) -> Self {
+        self.password_policy = policy;
+        self
     }
 
     /// The same service, checking `limiter` on Signup and ResendVerificationEmail.
@@ -67,6 +77,10 @@ impl AccountService {
     #[tracing::instrument(skip_all, fields(user_id))]
     pub async fn signup(&self, command: SignupCommand, client: &ClientInfo) -> Result<User, ServiceError> {
         self.limiter.signup(&command.email, client).await?;
+        // The email was already weighed as guessable material when the request was decoded.
+        self.password_policy
+            .check(&command.password, None)
+            .map_err(ServiceError::for_field("password"))?;
         // Hash before opening the transaction: it takes the longest and needs no lock.
         // Always, even for a taken email: skipping it would make "taken" measurably faster.
         let password_hash = self.hasher.hash(&command.password).await?;
@@ -192,13 +206,9 @@ impl AccountService {
         client: &ClientInfo,
     ) -> Result<(), ServiceError> {
         let user = &principal.user;
-        command
-            .new_password
-            .check_against(&user.email)
-            .map_err(|error| ServiceError::InvalidField {
-                field: "new_password",
-                error,
-            })?;
+        self.password_policy
+            .check(&command.new_password, Some(&user.email))
+            .map_err(ServiceError::for_field("new_password"))?;
         let row = user_repository::find_by_id(&self.db, user.id)
             .await?
             .ok_or(ServiceError::UserNotFound)?;

@@ -9,6 +9,7 @@ use super::audit_log::{self, AuditKind};
 use super::user_row::to_user;
 use super::{ServiceError, email_request};
 use crate::auth::PasswordHasher;
+use crate::domain::password::PasswordPolicy;
 use crate::domain::{ClientInfo, EmailAddress, NewPassword, OpaqueToken};
 use crate::email::outbox::{self, OutboxEmail, OutboxWaker};
 use crate::rate_limit::RateLimiter;
@@ -30,6 +31,7 @@ pub struct PasswordResetService {
     hasher: PasswordHasher,
     outbox: OutboxWaker,
     limiter: RateLimiter,
+    password_policy: PasswordPolicy,
 }
 
 impl PasswordResetService {
@@ -39,7 +41,15 @@ impl PasswordResetService {
             hasher,
             outbox,
             limiter: RateLimiter::disabled(),
+            password_policy: PasswordPolicy::default(),
         }
+    }
+
+    /// The same service, holding new passwords to `policy` (`IDENTITY_PASSWORD_MIN_CHARS`).
+    #[must_use]
+    pub fn with_password_policy(mut self, policy: PasswordPolicy) -> Self {
+        self.password_policy = policy;
+        self
     }
 
     /// The same service, checking `limiter` on RequestPasswordReset.
@@ -100,13 +110,9 @@ impl PasswordResetService {
             .await?
             .ok_or(ServiceError::ResetTokenNotFound)?;
         let user = to_user(user)?;
-        command
-            .new_password
-            .check_against(&user.email)
-            .map_err(|error| ServiceError::InvalidField {
-                field: "new_password",
-                error,
-            })?;
+        self.password_policy
+            .check(&command.new_password, Some(&user.email))
+            .map_err(ServiceError::for_field("new_password"))?;
         let password_hash = self.hasher.hash(&command.new_password).await?;
 
         let now = Utc::now();

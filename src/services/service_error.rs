@@ -74,6 +74,13 @@ pub enum ServiceError {
     Unexpected(#[from] anyhow::Error),
 }
 
+impl ServiceError {
+    /// Maps a policy refusal to the request field it is about.
+    pub fn for_field(field: &'static str) -> impl FnOnce(InputError) -> Self {
+        move |error| Self::InvalidField { field, error }
+    }
+}
+
 impl From<DbErr> for ServiceError {
     fn from(error: DbErr) -> Self {
         if is_connectivity_error(&error) {

@@ -31,6 +31,7 @@ mod lifecycle;
 mod login;
 mod multi_instance;
 mod operator_cli;
+mod password_policy;
 mod password_reset;
 mod process_kill;
 mod purge;

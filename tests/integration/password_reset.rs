@@ -13,7 +13,7 @@ use crate::test_database::Backend;
 
 const NEW_PASSWORD: &str = "violet tangerine submarine orchestra";
 
-async fn request_reset(app: &TestApp, email: &str) {
+pub async fn request_reset(app: &TestApp, email: &str) {
     let request = RequestPasswordResetRequest { email: email.into() };
     app.accounts
         .clone()
@@ -22,7 +22,7 @@ async fn request_reset(app: &TestApp, email: &str) {
         .expect("always OK");
 }
 
-async fn reset_token(app: &TestApp, email: &str, count: usize) -> String {
+pub async fn reset_token(app: &TestApp, email: &str, count: usize) -> String {
     let emails = app.smtp.wait_for_emails(email, count).await;
     let reset: Vec<_> = emails
         .iter()
@@ -34,7 +34,7 @@ async fn reset_token(app: &TestApp, email: &str, count: usize) -> String {
         .token_from_link("reset-password")
 }
 
-async fn reset(app: &TestApp, token: &str, password: &str) -> Result<(), tonic::Status> {
+pub async fn reset(app: &TestApp, token: &str, password: &str) -> Result<(), tonic::Status> {
     let request = ResetPasswordRequest {
         token: token.into(),
         new_password: password.into(),
