@@ -7,15 +7,15 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use identity::cli::{self, Cli, Command, KeysCommand, Refusal};
-use identity::configuration::Settings;
+use identity::configuration::{LayeredSource, Settings};
 use identity::startup::Application;
 use identity::telemetry;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::from_env() {
-        Ok(settings) => settings,
+    let (settings, source) = match Settings::load(cli.config.as_deref()) {
+        Ok(loaded) => loaded,
         Err(error) => {
             eprintln!("identity: {error}");
             return ExitCode::from(2);
@@ -26,7 +26,7 @@ async fn main() -> ExitCode {
         eprintln!("identity: {error:#}");
         return ExitCode::FAILURE;
     }
-    match run(cli.command.unwrap_or(Command::Serve), settings).await {
+    match run(cli.command.unwrap_or(Command::Serve), settings, &source).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             if let Some(refusal) = error.downcast_ref::<Refusal>() {
@@ -39,7 +39,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+async fn run(command: Command, settings: Settings, source: &LayeredSource) -> anyhow::Result<()> {
     match command {
         Command::Serve => serve(settings).await,
         Command::Migrate => {
@@ -54,6 +54,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         } => {
             let (path, kid) = identity::auth::signing_keys::generate_key_file(&out, chrono::Utc::now())?;
             tracing::info!(file = %path.display(), %kid, "signing key written; it signs from the next start");
+            Ok(())
+        }
+        Command::Config => {
+            cli::print_configuration(&settings, source);
             Ok(())
         }
         Command::Descriptor { out } => {

@@ -9,6 +9,7 @@ pub mod bearer_authentication;
 pub mod request_context;
 pub mod request_decoding;
 pub mod response_encoding;
+pub mod rpc_metrics;
 pub mod status_mapping;
 pub mod token_handler;
 
@@ -57,6 +58,7 @@ pub async fn serve(
         .trace_fn(|request| {
             tracing::info_span!("grpc", method = %request.uri().path(), request_id = %uuid::Uuid::new_v4())
         })
+        .layer(rpc_metrics::RpcMetricsLayer)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
