@@ -11,6 +11,7 @@ pub mod entities;
 pub mod grpc;
 pub mod health_watcher;
 pub mod observability;
+pub mod otlp_traces;
 pub mod proto;
 pub mod purge_scheduler;
 pub mod repositories;

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 use identity::cli::{self, Cli, Command, KeysCommand, Refusal};
 use identity::configuration::{LayeredSource, Settings};
+use identity::otlp_traces::OtlpTraces;
 use identity::startup::Application;
 use identity::telemetry;
 
@@ -21,12 +22,25 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let subscriber = telemetry::subscriber(settings.log_format, "info", std::io::stderr);
+    let traces = match OtlpTraces::from_environment() {
+        Ok(traces) => traces,
+        Err(error) => {
+            eprintln!("identity: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let subscriber =
+        telemetry::subscriber_with_traces(settings.log_format, "info", std::io::stderr, traces.as_ref());
     if let Err(error) = telemetry::install(subscriber) {
         eprintln!("identity: {error:#}");
         return ExitCode::FAILURE;
     }
-    match run(cli.command.unwrap_or(Command::Serve), settings, &source).await {
+    let outcome = run(cli.command.unwrap_or(Command::Serve), settings, &source).await;
+    if let Some(traces) = traces {
+        // Flushing blocks on the exporter, whose channel runs on this runtime.
+        let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
+    }
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             if let Some(refusal) = error.downcast_ref::<Refusal>() {

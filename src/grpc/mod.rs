@@ -56,7 +56,16 @@ pub async fn serve(
     let tokens = token_handler::TokenHandler::new(services.tokens, bearer);
     Server::builder()
         .trace_fn(|request| {
-            tracing::info_span!("grpc", method = %request.uri().path(), request_id = %uuid::Uuid::new_v4())
+            let path = request.uri().path();
+            let span = tracing::info_span!(
+                "grpc",
+                method = %path,
+                request_id = %uuid::Uuid::new_v4(),
+                otel.name = %path.trim_start_matches('/'),
+                otel.kind = "server",
+            );
+            crate::otlp_traces::continue_trace(&span, request.headers());
+            span
         })
         .layer(rpc_metrics::RpcMetricsLayer)
         .add_service(health)

@@ -27,6 +27,7 @@ mod login;
 mod metrics;
 mod multi_instance;
 mod operator_cli;
+mod otlp_traces;
 mod password_reset;
 mod purge;
 mod reflection;
