@@ -113,8 +113,9 @@ async fn an_rpc_with_a_traceparent_is_exported_as_a_child_span_of_the_callers_tr
     client.get_jwks(request).await.unwrap();
 
     // SIGTERM: a graceful stop flushes the buffered spans before exiting.
-    let terminated = std::process::Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+    // The shell's builtin `kill`: no procps package needed.
+    let terminated = std::process::Command::new("sh")
+        .args(["-c", "kill -TERM \"$0\"", &server.id().to_string()])
         .status()
         .unwrap();
     assert!(terminated.success());
