@@ -239,3 +239,40 @@ async fn readyz_answers_503_while_the_database_is_cut_off_and_healthz_stays_up()
     assert!(ready, "/readyz never recovered");
     admin.close().await.ok();
 }
+
+#[tokio::test]
+async fn series_recorded_anywhere_in_the_process_are_exposed() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let test_label = ("recorded_by", "metrics_exposure_test");
+
+    // The names other components record under (the hashing pool, the rate limiter).
+    metrics::counter!("identity_rate_limited_total", test_label.0 => test_label.1).increment(3);
+    metrics::gauge!("identity_password_hash_queue_depth", test_label.0 => test_label.1).set(2.0);
+    metrics::histogram!("identity_password_hash_wait_seconds", test_label.0 => test_label.1).record(0.2);
+
+    let exposition = scrape(&app).await;
+    assert_eq!(
+        sample(&exposition, "identity_rate_limited_total", &[test_label]),
+        3.0,
+        "{exposition}"
+    );
+    assert_eq!(
+        sample(&exposition, "identity_password_hash_queue_depth", &[test_label]),
+        2.0
+    );
+    let wait_count = sample(
+        &exposition,
+        "identity_password_hash_wait_seconds_count",
+        &[test_label],
+    );
+    assert_eq!(wait_count, 1.0, "{exposition}");
+    let within_quarter_second = [test_label, ("le", "0.25")];
+    assert_eq!(
+        sample(
+            &exposition,
+            "identity_password_hash_wait_seconds_bucket",
+            &within_quarter_second
+        ),
+        1.0
+    );
+}
