@@ -15,7 +15,7 @@ use secrecy::zeroize::Zeroizing;
 use tonic_health::pb::health_check_response::ServingStatus;
 
 use crate::auth::PasswordHasher;
-use crate::configuration::Settings;
+use crate::configuration::{LayeredSource, Settings, effective};
 use crate::database;
 use crate::domain::password::PasswordPolicy;
 use crate::domain::{EmailAddress, NewPassword, User};
@@ -24,12 +24,17 @@ use crate::services::{MaintenanceService, PurgeReport, ServiceError, SuperuserSe
 
 /// gRPC identity service: signup, email verification, login, sessions, password reset.
 ///
-/// Configuration comes from IDENTITY_* environment variables (see README).
+/// Configuration comes from IDENTITY_* environment variables and, under them, an
+/// optional identity.toml (see README).
 #[derive(Debug, Parser)]
 #[command(name = "identity", version, about)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// The configuration file; default ./identity.toml when it exists. Environment
+    /// variables override its keys.
+    #[arg(long, global = true, value_name = "FILE", env = "IDENTITY_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,6 +57,8 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Print the effective configuration (defaults, file, environment) with secrets masked.
+    Config,
     /// Write the encoded FileDescriptorSet of the API (for gateways) to FILE.
     Descriptor {
         /// Where to write it.
@@ -260,6 +267,12 @@ fn prompt_twice() -> anyhow::Result<Zeroizing<String>> {
         return Err(Refusal("the two passwords differ".to_owned()).into());
     }
     Ok(first)
+}
+
+/// `identity config`: every setting, in identity.toml form, with where it came from.
+#[allow(clippy::print_stdout, reason = "the command's result, for the operator")]
+pub fn print_configuration(settings: &Settings, source: &LayeredSource) {
+    print!("{}", effective::render(settings, source));
 }
 
 #[allow(clippy::print_stdout, reason = "the command's result, for the operator")]

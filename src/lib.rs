@@ -11,6 +11,8 @@ pub mod entities;
 pub mod grpc;
 pub mod health_check;
 pub mod health_watcher;
+pub mod observability;
+pub mod otlp_traces;
 pub mod proto;
 pub mod purge_scheduler;
 pub mod rate_limit;

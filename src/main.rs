@@ -7,26 +7,40 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use identity::cli::{self, Cli, Command, KeysCommand, Refusal};
-use identity::configuration::Settings;
+use identity::configuration::{LayeredSource, Settings};
+use identity::otlp_traces::OtlpTraces;
 use identity::startup::Application;
 use identity::telemetry;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::from_env() {
-        Ok(settings) => settings,
+    let (settings, source) = match Settings::load(cli.config.as_deref()) {
+        Ok(loaded) => loaded,
         Err(error) => {
             eprintln!("identity: {error}");
             return ExitCode::from(2);
         }
     };
-    let subscriber = telemetry::subscriber(settings.log_format, "info", std::io::stderr);
+    let traces = match OtlpTraces::from_environment() {
+        Ok(traces) => traces,
+        Err(error) => {
+            eprintln!("identity: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let subscriber =
+        telemetry::subscriber_with_traces(settings.log_format, "info", std::io::stderr, traces.as_ref());
     if let Err(error) = telemetry::install(subscriber) {
         eprintln!("identity: {error:#}");
         return ExitCode::FAILURE;
     }
-    match run(cli.command.unwrap_or(Command::Serve), settings).await {
+    let outcome = run(cli.command.unwrap_or(Command::Serve), settings, &source).await;
+    if let Some(traces) = traces {
+        // Flushing blocks on the exporter, whose channel runs on this runtime.
+        let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
+    }
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             if let Some(refusal) = error.downcast_ref::<Refusal>() {
@@ -39,7 +53,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+async fn run(command: Command, settings: Settings, source: &LayeredSource) -> anyhow::Result<()> {
     match command {
         Command::Serve => serve(settings).await,
         Command::Migrate => {
@@ -57,6 +71,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::HealthCheck(args) => cli::health_check(args, &settings).await,
+        Command::Config => {
+            cli::print_configuration(&settings, source);
+            Ok(())
+        }
         Command::Descriptor { out } => {
             std::fs::write(&out, identity::proto::FILE_DESCRIPTOR_SET)
                 .with_context(|| format!("writing {}", out.display()))?;

@@ -21,12 +21,13 @@ use crate::email::{OutboxSender, OutboxWaker};
 use crate::grpc::{self, GrpcServices};
 use crate::rate_limit::RateLimiter;
 use crate::services::{AccountService, AdminService, MaintenanceService, PasswordResetService, TokenService};
-use crate::{database, health_watcher, purge_scheduler};
+use crate::{database, health_watcher, observability, purge_scheduler};
 
 /// A built, bound, not yet serving instance.
 pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
+    probe_listener: Option<TcpListener>,
     db: DatabaseConnection,
     settings: Settings,
     services: GrpcServices,
@@ -80,9 +81,14 @@ impl Application {
             .await
             .with_context(|| format!("binding IDENTITY_GRPC_ADDR {}", settings.grpc_addr))?;
         let local_addr = listener.local_addr()?;
+        let probe_listener = match settings.metrics_addr {
+            Some(addr) => Some(observability::bind_probes(addr).await?),
+            None => None,
+        };
         Ok(Self {
             listener,
             local_addr,
+            probe_listener,
             db,
             settings,
             services,
@@ -101,6 +107,12 @@ impl Application {
         self.local_addr
     }
 
+    /// The bound metrics and probes port (`IDENTITY_METRICS_ADDR`), unless turned off.
+    pub fn metrics_port(&self) -> Option<u16> {
+        let addr = self.probe_listener.as_ref()?.local_addr().ok()?;
+        Some(addr.port())
+    }
+
     /// The pool the services use.
     pub fn database(&self) -> DatabaseConnection {
         self.db.clone()
@@ -116,10 +128,14 @@ impl Application {
     ///
     /// # Errors
     /// The server failed.
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
         let (reporter, health_service) = tonic_health::server::health_reporter();
         health_watcher::set_all(&reporter, ServingStatus::Serving).await;
-        let tasks = self.spawn_background_tasks(reporter);
+        let mut tasks = self.spawn_background_tasks(reporter);
+        if let Some(listener) = self.probe_listener.take() {
+            let probes = observability::probe_server::serve(listener, self.db.clone(), self.shutdown.clone());
+            tasks.push(tokio::spawn(probes));
+        }
         tracing::info!(address = %self.local_addr, "identity serving gRPC");
         let shutdown = self.shutdown.clone();
         let served = grpc::serve(

@@ -9,6 +9,7 @@ pub mod bearer_authentication;
 pub mod request_context;
 pub mod request_decoding;
 pub mod response_encoding;
+pub mod rpc_metrics;
 pub mod server_limits;
 pub mod status_mapping;
 pub mod token_handler;
@@ -58,8 +59,18 @@ pub async fn serve(
     limits
         .server()
         .trace_fn(|request| {
-            tracing::info_span!("grpc", method = %request.uri().path(), request_id = %uuid::Uuid::new_v4())
+            let path = request.uri().path();
+            let span = tracing::info_span!(
+                "grpc",
+                method = %path,
+                request_id = %uuid::Uuid::new_v4(),
+                otel.name = %path.trim_start_matches('/'),
+                otel.kind = "server",
+            );
+            crate::otlp_traces::continue_trace(&span, request.headers());
+            span
         })
+        .layer(rpc_metrics::RpcMetricsLayer)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

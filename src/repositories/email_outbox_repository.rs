@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait,
-    QueryFilter, Statement,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use uuid::Uuid;
 
@@ -135,4 +135,38 @@ pub async fn purge_sent(
         .exec(db)
         .await?;
     Ok(result.rows_affected)
+}
+
+/// What is waiting in the outbox, for the metrics gauges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxBacklog {
+    /// Unsent rows.
+    pub pending: u64,
+    /// Unsent rows whose last attempt failed (they are being retried).
+    pub failed: u64,
+    /// When the oldest unsent row was queued.
+    pub oldest_pending_at: Option<DateTime<Utc>>,
+}
+
+/// Counts the unsent rows.
+#[tracing::instrument(skip_all)]
+pub async fn backlog(db: &impl ConnectionTrait) -> Result<OutboxBacklog, DbErr> {
+    let unsent = || email_outbox::Entity::find().filter(email_outbox::Column::SentAt.is_null());
+    let pending = unsent().count(db).await?;
+    let failed = unsent()
+        .filter(email_outbox::Column::LastError.is_not_null())
+        .count(db)
+        .await?;
+    let oldest_pending_at = unsent()
+        .select_only()
+        .column(email_outbox::Column::CreatedAt)
+        .order_by_asc(email_outbox::Column::CreatedAt)
+        .into_tuple::<DateTime<Utc>>()
+        .one(db)
+        .await?;
+    Ok(OutboxBacklog {
+        pending,
+        failed,
+        oldest_pending_at,
+    })
 }

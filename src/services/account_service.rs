@@ -117,6 +117,7 @@ impl AccountService {
         .await?;
         txn.commit().await?;
         self.outbox.wake();
+        metrics::counter!("identity_signups_total").increment(1);
         to_user(row)
     }
 

@@ -36,6 +36,8 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
 /// One running server and what a test needs to drive it.
 pub struct TestApp {
     pub port: u16,
+    /// The `/metrics`, `/healthz`, `/readyz` port, unless the test turned it off.
+    pub metrics_port: Option<u16>,
     pub db: DatabaseConnection,
     pub smtp: SmtpCapture,
     pub settings: Settings,
@@ -78,6 +80,7 @@ pub fn test_settings(database: &TestDatabase, data_dir: &TempDir, smtp: &SmtpCap
         // turn limits on with their own quotas.
         rate_limits_enabled: false,
         health_probe_interval: Duration::from_millis(200),
+        metrics_addr: Some("127.0.0.1:0".parse().expect("address")),
         ..defaults
     }
 }
@@ -145,6 +148,7 @@ async fn start(
         .await
         .expect("build the application");
     let port = app.port();
+    let metrics_port = app.metrics_port();
     let db = app.database();
     let shutdown = app.shutdown_token();
     let server = tokio::spawn(app.run_until_stopped());
@@ -155,6 +159,7 @@ async fn start(
         .expect("connect to the server");
     TestApp {
         port,
+        metrics_port,
         db,
         smtp,
         settings,

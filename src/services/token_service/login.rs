@@ -97,6 +97,7 @@ impl TokenService {
         )
         .await?;
         txn.commit().await?;
+        metrics::counter!("identity_logins_total", "outcome" => "success").increment(1);
         let mut user = to_user(row)?;
         user.last_login = Some(now);
         Ok((pair, user))
@@ -109,6 +110,7 @@ impl TokenService {
         reason: &str,
         client: &ClientInfo,
     ) -> Result<(), ServiceError> {
+        metrics::counter!("identity_logins_total", "outcome" => reason.to_owned()).increment(1);
         let metadata = json!({ "email": email.as_str(), "reason": reason });
         audit_log::record(
             &self.db,

@@ -50,6 +50,7 @@ impl TokenService {
                 consumed_at,
             } if self.within_grace(consumed_at, now) => session_id,
             RefreshConsumption::Reused { session_id, .. } => {
+                metrics::counter!("identity_refresh_token_reuse_total").increment(1);
                 let session = session_repository::find_by_id(&txn, session_id).await?;
                 if let Some(session) = session {
                     self.revoke_after_reuse(&txn, &session, client, now).await?;

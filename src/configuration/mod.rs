@@ -1,4 +1,6 @@
-//! Typed settings, loaded once in `main` from `IDENTITY_*` environment variables.
+//! Typed settings, loaded once in `main`: defaults, an optional `identity.toml`, then
+//! `IDENTITY_*` environment variables (`file_layer` merges the two sources into the one
+//! lookup that `from_lookup` parses).
 //!
 //! `Settings::default()` is exactly DESIGN.md's defaults: a working development server
 //! with nothing installed. Each component receives its own slice by value; nothing reads
@@ -13,12 +15,18 @@ use lettre::message::Mailbox;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::domain::password::PasswordPolicy;
+use variable_source::Source;
 
+use crate::domain::password::PasswordPolicy;
 use crate::grpc::server_limits::GrpcServerLimits;
 use crate::rate_limit::RateLimitSettings;
 
-const DAY_SECS: u64 = 24 * 60 * 60;
+mod defaults;
+pub mod effective;
+pub mod file_layer;
+mod variable_source;
+
+pub use file_layer::{LayeredSource, LoadError, Origin};
 
 /// Everything the service can be configured with.
 #[derive(Clone, Debug)]
@@ -49,8 +57,9 @@ pub struct Settings {
     pub rate_limits: RateLimitSettings,
     /// Message size, per-connection concurrency, keepalive, connection age, deadlines.
     pub grpc_limits: GrpcServerLimits,
-    /// `IDENTITY_METRICS_ADDR`: Prometheus exposition.
-    pub metrics_addr: SocketAddr,
+    /// `IDENTITY_METRICS_ADDR`: `/metrics`, `/healthz` and `/readyz` over HTTP; `off`
+    /// turns the listener off.
+    pub metrics_addr: Option<SocketAddr>,
     /// `IDENTITY_CONSOLE_ADDR`: the operators' console; off when unset.
     pub console_addr: Option<SocketAddr>,
     /// `IDENTITY_LOG_FORMAT`: `pretty` or `json`; unset: pretty on a terminal, else JSON.
@@ -167,70 +176,6 @@ impl FromStr for LogFormat {
     }
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
-            database_url: SecretString::from("sqlite://identity.db?mode=rwc"),
-            database_max_connections: 10,
-            data_dir: PathBuf::from("data"),
-            email: EmailSettings {
-                smtp_url: None,
-                mail_dir: PathBuf::from("mail"),
-                from: Mailbox::new(
-                    Some("identity".to_owned()),
-                    lettre::Address::new("no-reply", "localhost")
-                        .unwrap_or_else(|_| unreachable!("a constant, valid address")),
-                ),
-                public_url: Url::parse("http://localhost:3000")
-                    .unwrap_or_else(|_| unreachable!("a constant, valid URL")),
-                smtp_timeout: Duration::from_secs(10),
-                outbox_poll_interval: Duration::from_millis(500),
-                outbox_lease: Duration::from_secs(60),
-                outbox_retry_base: Duration::from_secs(2),
-                outbox_retry_max: Duration::from_secs(300),
-            },
-            jwt: JwtSettings {
-                issuer: "identity".to_owned(),
-                audience: "identity".to_owned(),
-                keys_dir: None,
-                access_token_ttl: Duration::from_secs(900),
-                leeway: Duration::ZERO,
-            },
-            tokens: TokenSettings {
-                verification_token_ttl: Duration::from_secs(600),
-                reset_token_ttl: Duration::from_secs(900),
-                refresh_token_ttl: Duration::from_secs(2_592_000),
-                refresh_reuse_grace: Duration::ZERO,
-            },
-            password_policy: PasswordPolicy::default(),
-            password_hashing: PasswordHashingSettings {
-                memory_kib: 19 * 1024,
-                iterations: 2,
-                parallelism: 1,
-                max_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
-                max_queue: 64,
-            },
-            redis_url: None,
-            rate_limits_enabled: true,
-            rate_limits: RateLimitSettings::default(),
-            grpc_limits: GrpcServerLimits::default(),
-            metrics_addr: SocketAddr::from(([127, 0, 0, 1], 9464)),
-            console_addr: None,
-            log_format: None,
-            enumeration_protection: false,
-            health_probe_interval: Duration::from_secs(2),
-            purge: PurgeSettings {
-                interval: Duration::from_secs(3600),
-                session_retention: Duration::from_secs(30 * DAY_SECS),
-                audit_retention: Duration::from_secs(365 * DAY_SECS),
-                outbox_retention: Duration::from_secs(7 * DAY_SECS),
-                batch_size: 1000,
-            },
-        }
-    }
-}
-
 /// A setting that could not be used; start-up stops and names the variable.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid value for {variable}: {reason}")]
@@ -339,7 +284,7 @@ impl Settings {
             &mut grpc.max_connection_age,
         )?;
         source.secs("IDENTITY_GRPC_REQUEST_TIMEOUT_SECS", &mut grpc.request_timeout)?;
-        source.parse("IDENTITY_METRICS_ADDR", &mut s.metrics_addr)?;
+        source.address_or_off("IDENTITY_METRICS_ADDR", &mut s.metrics_addr)?;
         source.optional("IDENTITY_CONSOLE_ADDR", &mut s.console_addr)?;
         source.optional("IDENTITY_LOG_FORMAT", &mut s.log_format)?;
         source.switch("IDENTITY_ENUMERATION_PROTECTION", &mut s.enumeration_protection)?;
@@ -388,97 +333,6 @@ impl Settings {
     }
 }
 
-/// Reads variables and parses them, naming the variable on failure.
-struct Source<'a> {
-    lookup: &'a dyn Fn(&str) -> Option<String>,
-}
-
-impl Source<'_> {
-    fn get(&self, variable: &str) -> Option<String> {
-        (self.lookup)(variable).filter(|value| !value.trim().is_empty())
-    }
-
-    fn value<T>(&self, variable: &'static str) -> Result<Option<T>, ConfigurationError>
-    where
-        T: FromStr,
-        T::Err: std::fmt::Display,
-    {
-        self.get(variable)
-            .map(|raw| {
-                raw.trim().parse().map_err(|error: T::Err| ConfigurationError {
-                    variable,
-                    reason: error.to_string(),
-                })
-            })
-            .transpose()
-    }
-
-    fn parse<T>(&self, variable: &'static str, target: &mut T) -> Result<(), ConfigurationError>
-    where
-        T: FromStr,
-        T::Err: std::fmt::Display,
-    {
-        if let Some(value) = self.value(variable)? {
-            *target = value;
-        }
-        Ok(())
-    }
-
-    fn optional<T>(&self, variable: &'static str, target: &mut Option<T>) -> Result<(), ConfigurationError>
-    where
-        T: FromStr,
-        T::Err: std::fmt::Display,
-    {
-        if let Some(value) = self.value(variable)? {
-            *target = Some(value);
-        }
-        Ok(())
-    }
-
-    fn secret(&self, variable: &'static str, target: &mut SecretString) {
-        if let Some(raw) = self.get(variable) {
-            *target = SecretString::from(raw.trim().to_owned());
-        }
-    }
-
-    fn optional_secret(&self, variable: &'static str, target: &mut Option<SecretString>) {
-        if let Some(raw) = self.get(variable) {
-            *target = Some(SecretString::from(raw.trim().to_owned()));
-        }
-    }
-
-    fn secs(&self, variable: &'static str, target: &mut Duration) -> Result<(), ConfigurationError> {
-        if let Some(secs) = self.value(variable)? {
-            *target = Duration::from_secs(secs);
-        }
-        Ok(())
-    }
-
-    fn millis(&self, variable: &'static str, target: &mut Duration) -> Result<(), ConfigurationError> {
-        if let Some(millis) = self.value(variable)? {
-            *target = Duration::from_millis(millis);
-        }
-        Ok(())
-    }
-
-    /// Accepts the spellings operators use for a flag: on/off, true/false, 1/0, yes/no.
-    fn switch(&self, variable: &'static str, target: &mut bool) -> Result<(), ConfigurationError> {
-        if let Some(raw) = self.get(variable) {
-            *target = match raw.trim().to_ascii_lowercase().as_str() {
-                "on" | "true" | "1" | "yes" => true,
-                "off" | "false" | "0" | "no" => false,
-                other => {
-                    return Err(ConfigurationError {
-                        variable,
-                        reason: format!("expected on/off or true/false, got `{other}`"),
-                    });
-                }
-            };
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -511,7 +365,7 @@ mod tests {
         assert_eq!(s.tokens.refresh_reuse_grace, Duration::ZERO);
         assert!(s.rate_limits_enabled);
         assert!(!s.enumeration_protection);
-        assert_eq!(s.metrics_addr.to_string(), "127.0.0.1:9464");
+        assert_eq!(s.metrics_addr.unwrap().to_string(), "127.0.0.1:9464");
         assert!(s.console_addr.is_none());
         assert_eq!(s.purge.interval, Duration::from_secs(3600));
         assert_eq!(s.purge.session_retention, Duration::from_secs(2_592_000));
@@ -532,6 +386,7 @@ mod tests {
             ("IDENTITY_CONSOLE_ADDR", "127.0.0.1:8081"),
             ("IDENTITY_PURGE_INTERVAL_SECS", "0"),
             ("IDENTITY_PURGE_BATCH_SIZE", "50"),
+            ("IDENTITY_METRICS_ADDR", "off"),
         ])
         .unwrap();
         assert_eq!(s.grpc_addr.port(), 6000);
@@ -543,6 +398,7 @@ mod tests {
         assert_eq!(s.console_addr.unwrap().port(), 8081);
         assert!(s.purge.interval.is_zero());
         assert_eq!(s.purge.batch_size, 50);
+        assert!(s.metrics_addr.is_none());
     }
 
     #[test]
@@ -586,6 +442,7 @@ mod tests {
             ("IDENTITY_VERIFICATION_TOKEN_TTL_SECS", "0"),
             ("IDENTITY_PURGE_BATCH_SIZE", "0"),
             ("IDENTITY_SESSION_RETENTION_SECS", "a month"),
+            ("IDENTITY_METRICS_ADDR", "on"),
         ];
         for (variable, value) in cases {
             let error = load(&[(variable, value)]).expect_err(variable);

@@ -1,0 +1,89 @@
+//! Prometheus metrics and the HTTP probe endpoint (`/metrics`, `/healthz`, `/readyz`).
+//!
+//! Every component records through the `metrics` facade (`metrics::counter!` and
+//! friends); this module installs the one process-wide recorder that renders them. A
+//! process may build several `Application`s (the tests do), but a global recorder can be
+//! installed only once: the first build installs it and every later one renders the same
+//! handle.
+
+pub mod outbox_gauges;
+pub mod probe_server;
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Latency buckets, in seconds: from a cached token check (sub-millisecond) to an
+/// Argon2 hash waiting behind a login flood (seconds).
+const SECONDS_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+static RECORDER: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process-wide Prometheus recorder, installed on first use.
+pub fn prometheus_handle() -> PrometheusHandle {
+    RECORDER.get_or_init(install_recorder).clone()
+}
+
+fn install_recorder() -> PrometheusHandle {
+    // Histograms (every `*_seconds` series) get buckets, so Prometheus can aggregate
+    // quantiles across instances; the default would be per-instance summaries.
+    let builder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &SECONDS_BUCKETS)
+        .unwrap_or_else(|_| PrometheusBuilder::new());
+    let recorder = builder.build_recorder();
+    let handle = recorder.handle();
+    if metrics::set_global_recorder(recorder).is_err() {
+        tracing::warn!("another metrics recorder is installed; /metrics shows only what reaches this one");
+    }
+    describe_series();
+    handle
+}
+
+/// HELP lines for the series this service records.
+fn describe_series() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "identity_grpc_requests_total",
+        "RPCs handled, by service, method and gRPC status code"
+    );
+    describe_histogram!(
+        "identity_grpc_request_duration_seconds",
+        Unit::Seconds,
+        "Time from request to response headers, by service and method"
+    );
+    describe_counter!("identity_signups_total", "Accounts created by Signup");
+    describe_counter!("identity_logins_total", "Login attempts, by outcome");
+    describe_counter!(
+        "identity_refresh_token_reuse_total",
+        "Consumed refresh tokens presented again (each revoked its session)"
+    );
+    describe_gauge!("identity_outbox_pending_emails", "Queued emails not sent yet");
+    describe_gauge!(
+        "identity_outbox_failed_emails",
+        "Queued emails not sent yet whose last attempt failed"
+    );
+    describe_gauge!(
+        "identity_outbox_oldest_pending_age_seconds",
+        Unit::Seconds,
+        "Age of the oldest unsent email; 0 when none is waiting"
+    );
+    describe_gauge!(
+        "identity_database_pool_connections",
+        "Pooled database connections, by state"
+    );
+    describe_gauge!(
+        "identity_database_pool_max_connections",
+        "Size limit of the database pool"
+    );
+}
+
+/// Installs the recorder (once per process) and binds `IDENTITY_METRICS_ADDR`.
+///
+/// # Errors
+/// The address is taken or not ours.
+pub async fn bind_probes(addr: std::net::SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    prometheus_handle();
+    probe_server::bind(addr).await
+}
