@@ -8,8 +8,12 @@ mod commands;
 mod listing;
 mod paging;
 mod rules;
+mod user_creation;
+mod user_sessions;
 
 use sea_orm::DatabaseConnection;
+
+use crate::auth::PasswordHasher;
 
 pub use commands::{
     AuditEventQuery, EventSubject, FlagChanges, ListUsersQuery, UpdateUserCommand, UserLookup,
@@ -17,15 +21,17 @@ pub use commands::{
 pub use listing::AuditEvent;
 pub use paging::{DEFAULT_PAGE_SIZE, Listing, MAX_PAGE_SIZE, Page, PageCursor, PageRequest};
 pub use rules::Operator;
+pub use user_creation::CreateUserCommand;
 
 /// Account administration for staff.
 #[derive(Clone)]
 pub struct AdminService {
     db: DatabaseConnection,
+    hasher: PasswordHasher,
 }
 
 impl AdminService {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(db: DatabaseConnection, hasher: PasswordHasher) -> Self {
+        Self { db, hasher }
     }
 }
