@@ -15,6 +15,7 @@ use tonic_health::server::HealthReporter;
 
 use crate::auth::{AccessTokens, PasswordHasher, SigningKeys};
 use crate::configuration::Settings;
+use crate::console::{self, ConsoleState};
 use crate::email::email_templates::EmailTemplates;
 use crate::email::mail_delivery::MailDelivery;
 use crate::email::{OutboxSender, OutboxWaker};
@@ -29,6 +30,8 @@ pub struct Application {
     db: DatabaseConnection,
     settings: Settings,
     services: GrpcServices,
+    /// The operators' console, bound when `IDENTITY_CONSOLE_ADDR` is set.
+    console: Option<TcpListener>,
     sender: OutboxSender,
     shutdown: CancellationToken,
 }
@@ -63,7 +66,7 @@ impl Application {
         let access_tokens = AccessTokens::new(keys, &settings.jwt);
         let services = GrpcServices {
             accounts: AccountService::new(db.clone(), hasher.clone(), waker.clone()),
-            admin: AdminService::new(db.clone()),
+            admin: AdminService::new(db.clone(), hasher.clone()),
             password_resets: PasswordResetService::new(db.clone(), hasher.clone(), waker.clone()),
             tokens: TokenService::new(db.clone(), hasher, access_tokens, settings.tokens.clone(), waker),
         };
@@ -72,12 +75,21 @@ impl Application {
             .await
             .with_context(|| format!("binding IDENTITY_GRPC_ADDR {}", settings.grpc_addr))?;
         let local_addr = listener.local_addr()?;
+        let console = match settings.console_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding IDENTITY_CONSOLE_ADDR {addr}"))?,
+            ),
+            None => None,
+        };
         Ok(Self {
             listener,
             local_addr,
             db,
             settings,
             services,
+            console,
             sender,
             shutdown: CancellationToken::new(),
         })
@@ -91,6 +103,12 @@ impl Application {
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The console's bound port, when it is on.
+    pub fn console_port(&self) -> Option<u16> {
+        let console = self.console.as_ref()?;
+        console.local_addr().ok().map(|addr| addr.port())
     }
 
     /// The pool the services use.
@@ -108,10 +126,13 @@ impl Application {
     ///
     /// # Errors
     /// The server failed.
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
         let (reporter, health_service) = tonic_health::server::health_reporter();
         health_watcher::set_all(&reporter, ServingStatus::Serving).await;
-        let tasks = self.spawn_background_tasks(reporter);
+        let mut tasks = self.spawn_background_tasks(reporter);
+        if let Some(console) = self.console.take() {
+            tasks.push(self.spawn_console(console));
+        }
         tracing::info!(address = %self.local_addr, "identity serving gRPC");
         let shutdown = self.shutdown.clone();
         let served = grpc::serve(
@@ -127,6 +148,23 @@ impl Application {
         }
         tracing::info!("identity stopped");
         served
+    }
+
+    fn spawn_console(&self, listener: TcpListener) -> tokio::task::JoinHandle<()> {
+        let state = ConsoleState {
+            tokens: self.services.tokens.clone(),
+            admin: self.services.admin.clone(),
+            secure_cookies: self.settings.email.public_url.scheme() == "https",
+        };
+        if let Ok(address) = listener.local_addr() {
+            tracing::info!(%address, "identity serving the operators' console");
+        }
+        let shutdown = self.shutdown.clone().cancelled_owned();
+        tokio::spawn(async move {
+            if let Err(error) = console::serve(listener, state, shutdown).await {
+                tracing::error!(error = format!("{error:#}"), "the operators' console stopped");
+            }
+        })
     }
 
     fn spawn_background_tasks(&self, reporter: HealthReporter) -> Vec<tokio::task::JoinHandle<()>> {
