@@ -17,6 +17,7 @@ mod test_database;
 mod access_tokens;
 mod admin;
 mod change_password;
+mod console;
 mod development_defaults;
 mod email_delivery;
 mod health;

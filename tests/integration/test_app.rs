@@ -36,6 +36,8 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
 /// One running server and what a test needs to drive it.
 pub struct TestApp {
     pub port: u16,
+    /// The operators' console's port, when `console_addr` was set.
+    pub console_port: Option<u16>,
     pub db: DatabaseConnection,
     pub smtp: SmtpCapture,
     pub settings: Settings,
@@ -140,6 +142,7 @@ async fn start(
         .await
         .expect("build the application");
     let port = app.port();
+    let console_port = app.console_port();
     let db = app.database();
     let shutdown = app.shutdown_token();
     let server = tokio::spawn(app.run_until_stopped());
@@ -150,6 +153,7 @@ async fn start(
         .expect("connect to the server");
     TestApp {
         port,
+        console_port,
         db,
         smtp,
         settings,
