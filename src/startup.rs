@@ -15,6 +15,7 @@ use tonic_health::server::HealthReporter;
 
 use crate::auth::{AccessTokens, PasswordHasher, SigningKeys};
 use crate::configuration::Settings;
+use crate::console::{self, ConsoleState};
 use crate::email::email_templates::EmailTemplates;
 use crate::email::mail_delivery::MailDelivery;
 use crate::email::{OutboxSender, OutboxWaker};
@@ -31,6 +32,8 @@ pub struct Application {
     db: DatabaseConnection,
     settings: Settings,
     services: GrpcServices,
+    /// The operators' console, bound when `IDENTITY_CONSOLE_ADDR` is set.
+    console: Option<TcpListener>,
     sender: OutboxSender,
     shutdown: CancellationToken,
 }
@@ -69,7 +72,8 @@ impl Application {
                 .with_rate_limiter(limiter.clone())
                 .with_enumeration_protection(settings.enumeration_protection)
                 .with_password_policy(settings.password_policy),
-            admin: AdminService::new(db.clone()),
+            admin: AdminService::new(db.clone(), hasher.clone())
+                .with_password_policy(settings.password_policy),
             password_resets: PasswordResetService::new(db.clone(), hasher.clone(), waker.clone())
                 .with_rate_limiter(limiter.clone())
                 .with_password_policy(settings.password_policy),
@@ -85,6 +89,14 @@ impl Application {
             Some(addr) => Some(observability::bind_probes(addr).await?),
             None => None,
         };
+        let console = match settings.console_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding IDENTITY_CONSOLE_ADDR {addr}"))?,
+            ),
+            None => None,
+        };
         Ok(Self {
             listener,
             local_addr,
@@ -92,6 +104,7 @@ impl Application {
             db,
             settings,
             services,
+            console,
             sender,
             shutdown: CancellationToken::new(),
         })
@@ -111,6 +124,12 @@ impl Application {
     pub fn metrics_port(&self) -> Option<u16> {
         let addr = self.probe_listener.as_ref()?.local_addr().ok()?;
         Some(addr.port())
+    }
+
+    /// The console's bound port, when it is on.
+    pub fn console_port(&self) -> Option<u16> {
+        let console = self.console.as_ref()?;
+        console.local_addr().ok().map(|addr| addr.port())
     }
 
     /// The pool the services use.
@@ -136,6 +155,9 @@ impl Application {
             let probes = observability::probe_server::serve(listener, self.db.clone(), self.shutdown.clone());
             tasks.push(tokio::spawn(probes));
         }
+        if let Some(console) = self.console.take() {
+            tasks.push(self.spawn_console(console));
+        }
         tracing::info!(address = %self.local_addr, "identity serving gRPC");
         let shutdown = self.shutdown.clone();
         let served = grpc::serve(
@@ -152,6 +174,23 @@ impl Application {
         }
         tracing::info!("identity stopped");
         served
+    }
+
+    fn spawn_console(&self, listener: TcpListener) -> tokio::task::JoinHandle<()> {
+        let state = ConsoleState {
+            tokens: self.services.tokens.clone(),
+            admin: self.services.admin.clone(),
+            secure_cookies: self.settings.email.public_url.scheme() == "https",
+        };
+        if let Ok(address) = listener.local_addr() {
+            tracing::info!(%address, "identity serving the operators' console");
+        }
+        let shutdown = self.shutdown.clone().cancelled_owned();
+        tokio::spawn(async move {
+            if let Err(error) = console::serve(listener, state, shutdown).await {
+                tracing::error!(error = format!("{error:#}"), "the operators' console stopped");
+            }
+        })
     }
 
     fn spawn_background_tasks(&self, reporter: HealthReporter) -> Vec<tokio::task::JoinHandle<()>> {

@@ -24,6 +24,8 @@ pub fn list_users(request: &proto::ListUsersRequest) -> Result<ListUsersQuery, F
         email_contains: (!needle.is_empty()).then_some(needle),
         is_verified: request.is_verified,
         is_active: request.is_active,
+        is_staff: None,
+        newest_first: false,
         page,
     })
 }

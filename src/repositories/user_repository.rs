@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, Order,
     QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use uuid::Uuid;
@@ -108,9 +108,13 @@ pub struct UserFilter<'a> {
     pub email_contains: Option<&'a str>,
     pub is_verified: Option<bool>,
     pub is_active: Option<bool>,
+    pub is_staff: Option<bool>,
+    /// Newest accounts first; oldest first otherwise.
+    pub newest_first: bool,
 }
 
-/// Up to `limit` accounts matching `filter`, ordered by `date_joined` then `id`, starting
+/// Up to `limit` accounts matching `filter`, ordered by `date_joined` then `id` (both
+/// ascending, or both descending for `newest_first`), starting
 /// after the keyset `after`. The keyset condition, unlike OFFSET, stays right while rows
 /// come and go, and the tie-break on `id` makes the order total.
 #[tracing::instrument(skip_all)]
@@ -120,6 +124,11 @@ pub async fn list(
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: u64,
 ) -> Result<Vec<user::Model>, DbErr> {
+    let order = if filter.newest_first {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
     user::Entity::find()
         .apply_if(filter.email_contains, |query, needle| {
             let pattern = LikeExpr::new(format!("%{}%", escape_like(needle))).escape('\\');
@@ -131,20 +140,34 @@ pub async fn list(
         .apply_if(filter.is_active, |query, value| {
             query.filter(user::Column::IsActive.eq(value))
         })
-        .apply_if(after, |query, (at, id)| {
-            query.filter(
-                Condition::any().add(user::Column::DateJoined.gt(at)).add(
-                    Condition::all()
-                        .add(user::Column::DateJoined.eq(at))
-                        .add(user::Column::Id.gt(id)),
-                ),
-            )
+        .apply_if(filter.is_staff, |query, value| {
+            query.filter(user::Column::IsStaff.eq(value))
         })
-        .order_by_asc(user::Column::DateJoined)
-        .order_by_asc(user::Column::Id)
+        .apply_if(after, |query, (at, id)| {
+            query.filter(after_keyset(at, id, filter.newest_first))
+        })
+        .order_by(user::Column::DateJoined, order.clone())
+        .order_by(user::Column::Id, order)
         .limit(limit)
         .all(db)
         .await
+}
+
+/// The rows after `(at, id)` in listing order.
+fn after_keyset(at: DateTime<Utc>, id: Uuid, newest_first: bool) -> Condition {
+    if newest_first {
+        Condition::any().add(user::Column::DateJoined.lt(at)).add(
+            Condition::all()
+                .add(user::Column::DateJoined.eq(at))
+                .add(user::Column::Id.lt(id)),
+        )
+    } else {
+        Condition::any().add(user::Column::DateJoined.gt(at)).add(
+            Condition::all()
+                .add(user::Column::DateJoined.eq(at))
+                .add(user::Column::Id.gt(id)),
+        )
+    }
 }
 
 /// `needle` with LIKE's wildcards (and the escape character itself) made literal.

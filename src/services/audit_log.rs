@@ -30,6 +30,8 @@ pub enum AuditKind {
     AdminUserUpdated,
     AdminUserDeleted,
     AdminSessionsRevoked,
+    AdminUserCreated,
+    AdminSessionRevoked,
     SuperuserCreated,
     SuperuserPromoted,
 }
@@ -54,6 +56,8 @@ impl AuditKind {
             Self::AdminUserUpdated => "admin_user_updated",
             Self::AdminUserDeleted => "admin_user_deleted",
             Self::AdminSessionsRevoked => "admin_sessions_revoked",
+            Self::AdminUserCreated => "admin_user_created",
+            Self::AdminSessionRevoked => "admin_session_revoked",
             Self::SuperuserCreated => "superuser_created",
             Self::SuperuserPromoted => "superuser_promoted",
         }

@@ -19,6 +19,7 @@ mod access_tokens;
 mod admin;
 mod change_password;
 mod configuration_file;
+mod console;
 mod database_faults;
 mod development_defaults;
 mod email_delivery;

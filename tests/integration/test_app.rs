@@ -38,6 +38,8 @@ pub struct TestApp {
     pub port: u16,
     /// The `/metrics`, `/healthz`, `/readyz` port, unless the test turned it off.
     pub metrics_port: Option<u16>,
+    /// The operators' console's port, when `console_addr` was set.
+    pub console_port: Option<u16>,
     pub db: DatabaseConnection,
     pub smtp: SmtpCapture,
     pub settings: Settings,
@@ -149,6 +151,7 @@ async fn start(
         .expect("build the application");
     let port = app.port();
     let metrics_port = app.metrics_port();
+    let console_port = app.console_port();
     let db = app.database();
     let shutdown = app.shutdown_token();
     let server = tokio::spawn(app.run_until_stopped());
@@ -160,6 +163,7 @@ async fn start(
     TestApp {
         port,
         metrics_port,
+        console_port,
         db,
         smtp,
         settings,

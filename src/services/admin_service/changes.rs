@@ -126,7 +126,7 @@ impl AdminService {
 }
 
 /// The target account, its row locked until `txn` ends.
-async fn locked_target(txn: &DatabaseTransaction, id: Uuid) -> Result<User, ServiceError> {
+pub(super) async fn locked_target(txn: &DatabaseTransaction, id: Uuid) -> Result<User, ServiceError> {
     let row = user_repository::find_by_id_for_update(txn, id).await?;
     to_user(row.ok_or(ServiceError::UserNotFound)?)
 }

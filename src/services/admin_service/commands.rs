@@ -14,6 +14,9 @@ pub struct ListUsersQuery {
     pub email_contains: Option<String>,
     pub is_verified: Option<bool>,
     pub is_active: Option<bool>,
+    pub is_staff: Option<bool>,
+    /// Newest accounts first; the default (and ListUsers) is oldest first.
+    pub newest_first: bool,
     pub page: PageRequest,
 }
 

@@ -43,8 +43,8 @@ impl From<audit_event::Model> for AuditEvent {
 }
 
 impl AdminService {
-    /// One page of the accounts matching every filter, oldest first (by `date_joined`,
-    /// then `id`).
+    /// One page of the accounts matching every filter, by `date_joined` then `id`:
+    /// oldest first, or newest first when asked.
     ///
     /// # Errors
     /// `DatabaseUnavailable`, `Unexpected`.
@@ -58,6 +58,8 @@ impl AdminService {
             email_contains: query.email_contains.as_deref(),
             is_verified: query.is_verified,
             is_active: query.is_active,
+            is_staff: query.is_staff,
+            newest_first: query.newest_first,
         };
         let page = &query.page;
         let rows = user_repository::list(&self.db, &filter, page.after(), page.fetch_limit()).await?;

@@ -8,8 +8,13 @@ mod commands;
 mod listing;
 mod paging;
 mod rules;
+mod user_creation;
+mod user_sessions;
 
 use sea_orm::DatabaseConnection;
+
+use crate::auth::PasswordHasher;
+use crate::domain::password::PasswordPolicy;
 
 pub use commands::{
     AuditEventQuery, EventSubject, FlagChanges, ListUsersQuery, UpdateUserCommand, UserLookup,
@@ -17,15 +22,29 @@ pub use commands::{
 pub use listing::AuditEvent;
 pub use paging::{DEFAULT_PAGE_SIZE, Listing, MAX_PAGE_SIZE, Page, PageCursor, PageRequest};
 pub use rules::Operator;
+pub use user_creation::CreateUserCommand;
 
 /// Account administration for staff.
 #[derive(Clone)]
 pub struct AdminService {
     db: DatabaseConnection,
+    hasher: PasswordHasher,
+    password_policy: PasswordPolicy,
 }
 
 impl AdminService {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(db: DatabaseConnection, hasher: PasswordHasher) -> Self {
+        Self {
+            db,
+            hasher,
+            password_policy: PasswordPolicy::default(),
+        }
+    }
+
+    /// The same service, holding passwords of accounts it creates to `policy`.
+    #[must_use]
+    pub fn with_password_policy(mut self, policy: PasswordPolicy) -> Self {
+        self.password_policy = policy;
+        self
     }
 }

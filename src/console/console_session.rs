@@ -1,0 +1,159 @@
+//! Who is signed in: the middleware in front of every console page but sign-in. It reads
+//! the session cookie, validates its access token exactly as a bearer RPC would (so a
+//! revoked session or a disabled account is signed out at once), renews an expired one
+//! with refresh-token rotation, requires staff, and checks the CSRF token of every POST.
+
+use std::net::SocketAddr;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::ConsoleState;
+use super::console_error::ConsoleError;
+use super::csrf;
+use super::session_cookie::{self, ConsoleSession, SESSION_COOKIE};
+use super::views::Chrome;
+use crate::auth::AuthenticatedPrincipal;
+use crate::domain::ClientInfo;
+use crate::services::{Operator, ServiceError, TokenService};
+
+/// Longest user agent kept, as for gRPC callers.
+const MAX_USER_AGENT: usize = 256;
+/// The largest form the console accepts; its forms are a few fields.
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// The operator a request runs for, put in the request's extensions by
+/// [`require_operator`].
+#[derive(Clone, Debug)]
+pub struct SignedIn {
+    pub operator: Operator,
+    pub session: ConsoleSession,
+    pub client: ClientInfo,
+}
+
+impl SignedIn {
+    /// The page header: who is signed in, and the sign-out form's token.
+    pub fn chrome(&self) -> Chrome {
+        let user = self.operator.user();
+        Chrome {
+            operator_email: user.email.as_str().to_owned(),
+            is_superuser: user.is_superuser,
+            csrf_token: self.csrf_token(),
+        }
+    }
+
+    /// The token this session's forms carry.
+    pub fn csrf_token(&self) -> String {
+        self.session.csrf_token()
+    }
+}
+
+/// Lets a request through only for a signed-in staff member, with a valid CSRF token on
+/// a POST.
+pub async fn require_operator(State(state): State<ConsoleState>, request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
+    let client = client_info(request.headers(), peer);
+    let cookie = session_cookie::read(request.headers(), SESSION_COOKIE);
+    let Some(session) = cookie.as_deref().and_then(ConsoleSession::parse) else {
+        return Redirect::to("/sign-in").into_response();
+    };
+    let mut request = if request.method() == Method::POST {
+        match with_checked_csrf(request, &session).await {
+            Ok(request) => request,
+            Err(refused) => return refused.into_response(),
+        }
+    } else {
+        request
+    };
+    let (principal, renewed) = match resume(&state.tokens, &session, &client).await {
+        Ok(resumed) => resumed,
+        Err(error) => return signed_out(error, state.secure_cookies),
+    };
+    let operator = match Operator::authorize(principal) {
+        Ok(operator) => operator,
+        Err(error) => return signed_out(error, state.secure_cookies),
+    };
+    let session = renewed.clone().unwrap_or(session);
+    request.extensions_mut().insert(SignedIn {
+        operator,
+        session,
+        client,
+    });
+    let mut response = next.run(request).await;
+    // A handler that set a cookie itself (sign-out) has the last word.
+    if let Some(renewed) = renewed
+        && !response.headers().contains_key(header::SET_COOKIE)
+        && let Ok(value) = HeaderValue::from_str(&renewed.set_cookie(state.secure_cookies))
+    {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// The principal of the session; an expired access token is renewed through the same
+/// rotation as RefreshToken, and the new pair returned for the cookie.
+async fn resume(
+    tokens: &TokenService,
+    session: &ConsoleSession,
+    client: &ClientInfo,
+) -> Result<(AuthenticatedPrincipal, Option<ConsoleSession>), ServiceError> {
+    match tokens.validate_access_token(session.access_token()).await {
+        Err(ServiceError::AccessTokenExpired) => {
+            let refresh_token = session.refresh_token().ok_or(ServiceError::RefreshTokenInvalid)?;
+            let pair = tokens.refresh_token(refresh_token, client).await?;
+            let principal = tokens.validate_access_token(&pair.access_token).await?;
+            Ok((principal, Some(ConsoleSession::from_pair(&pair))))
+        }
+        validated => validated.map(|principal| (principal, None)),
+    }
+}
+
+/// The request, its body buffered, if its form carries this session's CSRF token.
+async fn with_checked_csrf(request: Request, session: &ConsoleSession) -> Result<Request, ConsoleError> {
+    let (parts, body) = request.into_parts();
+    let form: Bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
+        .await
+        .map_err(|_| ConsoleError::new(StatusCode::PAYLOAD_TOO_LARGE, "This form is too large."))?;
+    let presented = csrf::field_of(&form).unwrap_or_default();
+    if !csrf::matches(&session.csrf_token(), &presented) {
+        return Err(ConsoleError::csrf_refused());
+    }
+    Ok(Request::from_parts(parts, Body::from(form)))
+}
+
+/// The answer to a cookie that no longer proves a staff session: the cookie is deleted,
+/// and the operator sent to sign in again, or told why not if signing in cannot help. A
+/// database outage proves nothing about the session, so it keeps its cookie.
+fn signed_out(error: ServiceError, secure: bool) -> Response {
+    if matches!(
+        error,
+        ServiceError::DatabaseUnavailable(_) | ServiceError::Unexpected(_)
+    ) {
+        return ConsoleError::from(error).into_response();
+    }
+    let response = if matches!(error, ServiceError::NotStaff) {
+        ConsoleError::from(error).into_response()
+    } else {
+        Redirect::to("/sign-in").into_response()
+    };
+    let clear = session_cookie::clear_cookie(SESSION_COOKIE, secure);
+    ([(header::SET_COOKIE, clear)], response).into_response()
+}
+
+/// The caller as the connection shows it; forwarded-for headers are not trusted.
+pub fn client_info(headers: &HeaderMap, peer: Option<SocketAddr>) -> ClientInfo {
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .map(|agent| agent.chars().take(MAX_USER_AGENT).collect());
+    ClientInfo {
+        ip_address: peer.map(|addr| addr.ip().to_string()),
+        user_agent,
+    }
+}

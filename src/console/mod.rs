@@ -1,0 +1,96 @@
+//! The operators' web console (`IDENTITY_CONSOLE_ADDR`): server-rendered HTML, no script.
+//!
+//! A transport like `grpc`: handlers parse forms into domain types, call the same
+//! `TokenService` and `AdminService` as the RPCs (so every rule and audit event is the
+//! one the gRPC AdminService applies) and render askama templates. No database access
+//! here. `console_error` is the one place a service outcome becomes an HTTP status.
+
+mod audit_page;
+mod console_error;
+mod console_session;
+mod csrf;
+mod forms;
+mod security_headers;
+mod session_cookie;
+mod sign_in;
+mod user_detail;
+mod users_page;
+mod views;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use axum::Router;
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+
+use crate::services::{AdminService, TokenService};
+
+/// What the console's handlers share.
+#[derive(Clone)]
+pub struct ConsoleState {
+    pub tokens: TokenService,
+    pub admin: AdminService,
+    /// Whether cookies get `Secure`: the service is reached over https.
+    pub secure_cookies: bool,
+}
+
+/// Every page and form of the console.
+pub fn router(state: ConsoleState) -> Router {
+    let signed_in = Router::new()
+        .route("/", get(|| async { Redirect::to("/users") }))
+        .route("/users", get(users_page::list).post(users_page::create))
+        .route("/users/new", get(users_page::new_form))
+        .route("/users/{id}", get(user_detail::show))
+        .route("/users/{id}/flags", post(user_detail::change_flag))
+        .route(
+            "/users/{id}/sessions/revoke-all",
+            post(user_detail::revoke_all_sessions),
+        )
+        .route(
+            "/users/{id}/sessions/{session_id}/revoke",
+            post(user_detail::revoke_session),
+        )
+        .route(
+            "/users/{id}/delete",
+            get(user_detail::confirm_delete).post(user_detail::delete),
+        )
+        .route("/audit", get(audit_page::list))
+        .route("/sign-out", post(sign_in::sign_out))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            console_session::require_operator,
+        ));
+    Router::new()
+        .route("/sign-in", get(sign_in::form).post(sign_in::submit))
+        .route("/console.css", get(stylesheet))
+        .merge(signed_in)
+        .layer(axum::middleware::map_response(security_headers::add))
+        .with_state(state)
+}
+
+/// Serves the console on `listener` until `shutdown` resolves.
+///
+/// # Errors
+/// The server failed.
+pub async fn serve(
+    listener: TcpListener,
+    state: ConsoleState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("console server failed")
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("../../templates/console/console.css"),
+    )
+}

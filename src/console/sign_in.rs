@@ -1,0 +1,125 @@
+//! Signing in and out. Sign-in is TokenService's Login, the same call as the gRPC Login,
+//! so its rules (rate limits, unverified and disabled accounts refused, the audit trail)
+//! apply unchanged; the console then requires staff, and ends the session it just opened
+//! if the account is not.
+
+use std::net::SocketAddr;
+
+use axum::Extension;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::ConsoleState;
+use super::console_error::ConsoleError;
+use super::console_session::{SignedIn, client_info};
+use super::csrf;
+use super::session_cookie::{self, ConsoleSession, SESSION_COOKIE, SIGN_IN_COOKIE};
+use super::views::{self, SignInPage};
+use crate::domain::{EmailAddress, OpaqueToken, PasswordAttempt};
+use crate::services::{LoginCommand, ServiceError};
+
+/// The device name the operator's session shows in session lists.
+const DEVICE_NAME: &str = "operators' console";
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// The sign-in form, with a fresh double-submit CSRF secret.
+pub async fn form(State(state): State<ConsoleState>) -> Response {
+    sign_in_page(&state, String::new(), None, StatusCode::OK)
+}
+
+/// Checks the form's CSRF pair, logs in, requires staff, sets the session cookie.
+pub async fn submit(
+    State(state): State<ConsoleState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<SignInForm>,
+) -> Response {
+    let expected = session_cookie::read(&headers, SIGN_IN_COOKIE).unwrap_or_default();
+    if !csrf::matches(&expected, &form.csrf_token) {
+        return ConsoleError::csrf_refused().into_response();
+    }
+    let (Ok(email), Ok(password)) = (
+        EmailAddress::parse(&form.email),
+        PasswordAttempt::parse(&form.password),
+    ) else {
+        let message = "Enter the email and password of a staff account.".to_owned();
+        return sign_in_page(
+            &state,
+            form.email,
+            Some(message),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    };
+    let client = client_info(&headers, Some(peer));
+    let command = LoginCommand {
+        email,
+        password,
+        device_name: Some(DEVICE_NAME.to_owned()),
+    };
+    let pair = match state.tokens.login(command, &client).await {
+        Ok((pair, user)) if user.is_staff => pair,
+        Ok((pair, _)) => {
+            // Not an operator: the session Login opened must not outlive this answer.
+            if let Err(error) = state.tokens.logout(pair.refresh_token, &client).await {
+                return ConsoleError::from(error).into_response();
+            }
+            return refused(&state, form.email, ServiceError::NotStaff);
+        }
+        Err(error) => return refused(&state, form.email, error),
+    };
+    let secure = state.secure_cookies;
+    let cookies = AppendHeaders([
+        (
+            header::SET_COOKIE,
+            ConsoleSession::from_pair(&pair).set_cookie(secure),
+        ),
+        (
+            header::SET_COOKIE,
+            session_cookie::clear_cookie(SIGN_IN_COOKIE, secure),
+        ),
+    ]);
+    (cookies, Redirect::to("/users")).into_response()
+}
+
+/// Ends the console's session (the same Logout as the RPC) and forgets the cookie.
+pub async fn sign_out(
+    State(state): State<ConsoleState>,
+    Extension(signed_in): Extension<SignedIn>,
+) -> Response {
+    if let Some(refresh_token) = signed_in.session.refresh_token()
+        && let Err(error) = state.tokens.logout(refresh_token, &signed_in.client).await
+    {
+        return ConsoleError::from(error).into_response();
+    }
+    let clear = session_cookie::clear_cookie(SESSION_COOKIE, state.secure_cookies);
+    ([(header::SET_COOKIE, clear)], Redirect::to("/sign-in")).into_response()
+}
+
+/// The form again, saying why sign-in failed; the status tells scripts the same.
+fn refused(state: &ConsoleState, email: String, error: ServiceError) -> Response {
+    let error = ConsoleError::from(error);
+    sign_in_page(state, email, Some(error.message), error.status)
+}
+
+fn sign_in_page(state: &ConsoleState, email: String, error: Option<String>, status: StatusCode) -> Response {
+    let secret = OpaqueToken::generate();
+    let csrf_token = secret.expose_secret().to_owned();
+    let cookie = session_cookie::set_cookie(SIGN_IN_COOKIE, &csrf_token, state.secure_cookies);
+    let page = SignInPage {
+        csrf_token,
+        email,
+        error,
+    };
+    (status, [(header::SET_COOKIE, cookie)], views::render(&page)).into_response()
+}

@@ -1,0 +1,81 @@
+//! Another account's sessions, one at a time: listing them and revoking one (a lost
+//! laptop), where RevokeUserSessions ends them all.
+
+use chrono::Utc;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::AdminService;
+use super::changes::locked_target;
+use super::rules::Operator;
+use crate::domain::{ClientInfo, Session};
+use crate::entities::session;
+use crate::repositories::{session_repository, transaction, user_repository};
+use crate::services::ServiceError;
+use crate::services::audit_log::{self, AuditKind};
+
+impl AdminService {
+    /// The live sessions of an account, newest first. None is `current`: that flag is
+    /// about the caller's own token, and an operator is looking at someone else's.
+    ///
+    /// # Errors
+    /// `UserNotFound`, `DatabaseUnavailable`, `Unexpected`.
+    #[tracing::instrument(skip_all, fields(operator_id = %operator.id(), target_id = %user_id))]
+    pub async fn list_user_sessions(
+        &self,
+        operator: &Operator,
+        user_id: Uuid,
+    ) -> Result<Vec<Session>, ServiceError> {
+        if user_repository::find_by_id(&self.db, user_id).await?.is_none() {
+            return Err(ServiceError::UserNotFound);
+        }
+        let rows = session_repository::list_live_for_user(&self.db, user_id, Utc::now()).await?;
+        Ok(rows.into_iter().map(to_session).collect())
+    }
+
+    /// Revokes one session of an account. A session of another account, an unknown one
+    /// and an already revoked one are all `SessionNotFound`.
+    ///
+    /// # Errors
+    /// `UserNotFound`, `SessionNotFound`, `DatabaseUnavailable`, `Unexpected`.
+    #[tracing::instrument(skip_all, fields(operator_id = %operator.id(), target_id = %user_id))]
+    pub async fn revoke_user_session(
+        &self,
+        operator: &Operator,
+        user_id: Uuid,
+        session_id: Uuid,
+        client: &ClientInfo,
+    ) -> Result<(), ServiceError> {
+        let now = Utc::now();
+        let txn = transaction::begin_write(&self.db).await?;
+        locked_target(&txn, user_id).await?;
+        if !session_repository::revoke(&txn, session_id, user_id, "revoked_by_admin", now).await? {
+            return Err(ServiceError::SessionNotFound);
+        }
+        let metadata = json!({ "operator_id": operator.id(), "session_id": session_id });
+        audit_log::record(
+            &txn,
+            AuditKind::AdminSessionRevoked,
+            Some(user_id),
+            client,
+            metadata,
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}
+
+fn to_session(row: session::Model) -> Session {
+    Session {
+        id: row.id,
+        created_at: row.created_at,
+        last_used_at: row.last_used_at,
+        expires_at: row.expires_at,
+        user_agent: row.user_agent,
+        ip_address: row.ip_address,
+        device_name: row.device_name,
+        current: false,
+    }
+}

@@ -1,0 +1,171 @@
+//! What protects the console, over plain HTTP: CSRF tokens on every POST, staff only,
+//! the AdminService ladder, security headers, and the session cookie's attributes.
+
+use identity::entities::session;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::console_client::ConsoleClient;
+use super::{account, console_url, signed_in_client, spawn_console_app};
+use crate::admin::{REGULAR, STAFF, SUPERUSER, stored_user};
+use crate::test_app::{STRONG_PASSWORD, spawn_app, spawn_app_with};
+use crate::test_database::Backend;
+
+database_test!(a_post_without_the_csrf_token_is_refused_and_changes_nothing);
+async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing(backend: Backend) {
+    let app = spawn_console_app(backend).await;
+    account(&app, "ops@example.com", SUPERUSER).await;
+    let target = account(&app, "target@example.com", REGULAR).await;
+    let mut client = signed_in_client(&app, "ops@example.com").await;
+    let page = client.get(&format!("/users/{}", target.id)).await;
+    let token = page.csrf_token();
+    let path = format!("/users/{}/flags", target.id);
+
+    let missing = client
+        .post(&path, &[("flag", "is_active"), ("value", "false")])
+        .await;
+    let forged = [
+        ("flag", "is_active"),
+        ("value", "false"),
+        ("csrf_token", "forged"),
+    ];
+    let wrong = client.post(&path, &forged).await;
+    let still_active = stored_user(&app, target.id).await.unwrap().is_active;
+    let genuine = [
+        ("flag", "is_active"),
+        ("value", "false"),
+        ("csrf_token", token.as_str()),
+    ];
+    let accepted = client.post(&path, &genuine).await;
+
+    assert_eq!(missing.status, 403, "no token");
+    assert_eq!(wrong.status, 403, "a wrong token");
+    assert!(still_active, "a refused form changes nothing");
+    assert_eq!(accepted.status, 303, "the page's own token: {}", accepted.body);
+    assert!(!stored_user(&app, target.id).await.unwrap().is_active);
+}
+
+#[tokio::test]
+async fn sign_in_without_its_csrf_pair_is_refused() {
+    let app = spawn_console_app(Backend::Sqlite).await;
+    account(&app, "ops@example.com", SUPERUSER).await;
+    let mut client = ConsoleClient::new(console_url(&app));
+    let fields = [("email", "ops@example.com"), ("password", STRONG_PASSWORD)];
+
+    let no_token = client.post("/sign-in", &fields).await;
+    client.get("/sign-in").await;
+    let forged_fields = [
+        ("email", "ops@example.com"),
+        ("password", STRONG_PASSWORD),
+        ("csrf_token", "x"),
+    ];
+    let forged = client.post("/sign-in", &forged_fields).await;
+
+    for (case, response) in [("no token", no_token), ("a forged token", forged)] {
+        assert_eq!(response.status, 403, "{case}");
+        assert!(response.set_cookie("identity_console").is_none(), "{case}");
+    }
+}
+
+database_test!(a_non_staff_account_is_refused_and_its_session_ended);
+async fn a_non_staff_account_is_refused_and_its_session_ended(backend: Backend) {
+    let app = spawn_console_app(backend).await;
+    let regular = account(&app, "someone@example.com", REGULAR).await;
+    let mut client = ConsoleClient::new(console_url(&app));
+
+    let response = client.sign_in("someone@example.com", STRONG_PASSWORD).await;
+    let after = client.get("/users").await;
+
+    assert_eq!(response.status, 403);
+    assert!(response.body.contains("staff accounts only"));
+    assert!(response.set_cookie("identity_console").is_none());
+    assert_eq!(after.status, 303);
+    assert_eq!(after.location(), "/sign-in");
+    let sessions = session::Entity::find()
+        .filter(session::Column::UserId.eq(regular.id))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(sessions.len(), 1, "Login opened one session");
+    assert!(sessions[0].revoked_at.is_some(), "and the console ended it");
+}
+
+database_test!(a_staff_operator_cannot_grant_staff_as_admin_service_rules);
+async fn a_staff_operator_cannot_grant_staff_as_admin_service_rules(backend: Backend) {
+    let app = spawn_console_app(backend).await;
+    account(&app, "staff@example.com", STAFF).await;
+    let target = account(&app, "target@example.com", REGULAR).await;
+    let mut client = signed_in_client(&app, "staff@example.com").await;
+    let page = client.get(&format!("/users/{}", target.id)).await;
+    let token = page.csrf_token();
+
+    let fields = [
+        ("flag", "is_staff"),
+        ("value", "true"),
+        ("csrf_token", token.as_str()),
+    ];
+    let response = client.post(&format!("/users/{}/flags", target.id), &fields).await;
+
+    assert_eq!(response.status, 403);
+    assert!(response.body.contains("Only a superuser"));
+    assert!(
+        !page.body.contains("toggle-is_staff"),
+        "no button for what is refused"
+    );
+    assert!(!stored_user(&app, target.id).await.unwrap().is_staff);
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = spawn_console_app(Backend::Sqlite).await;
+    account(&app, "ops@example.com", SUPERUSER).await;
+    let mut client = signed_in_client(&app, "ops@example.com").await;
+
+    for path in ["/sign-in", "/console.css", "/users", "/audit", "/users/not-an-id"] {
+        let response = client.get(path).await;
+        let header = |name: &str| response.headers.get(name).unwrap().to_str().unwrap().to_owned();
+        let policy = header("content-security-policy");
+        assert!(policy.contains("default-src 'self'"), "{path}: {policy}");
+        assert!(policy.contains("frame-ancestors 'none'"), "{path}: {policy}");
+        assert!(!policy.contains("unsafe-inline"), "{path}: {policy}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert!(!response.body.contains("<script"), "{path}: no script at all");
+    }
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_strict_and_secure_behind_https() {
+    let plain = spawn_console_app(Backend::Sqlite).await;
+    let https = spawn_app_with(Backend::Sqlite, |settings| {
+        settings.console_addr = Some("127.0.0.1:0".parse().unwrap());
+        settings.email.public_url = "https://identity.example.com".parse().unwrap();
+    })
+    .await;
+    for app in [&plain, &https] {
+        account(app, "ops@example.com", SUPERUSER).await;
+    }
+
+    let plain_cookie = ConsoleClient::new(console_url(&plain))
+        .sign_in("ops@example.com", STRONG_PASSWORD)
+        .await
+        .set_cookie("identity_console")
+        .unwrap();
+    let https_cookie = ConsoleClient::new(console_url(&https))
+        .sign_in("ops@example.com", STRONG_PASSWORD)
+        .await
+        .set_cookie("identity_console")
+        .unwrap();
+
+    for cookie in [&plain_cookie, &https_cookie] {
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    }
+    assert!(!plain_cookie.contains("Secure"), "{plain_cookie}");
+    assert!(https_cookie.contains("Secure"), "{https_cookie}");
+}
+
+#[tokio::test]
+async fn the_console_is_off_unless_configured() {
+    let app = spawn_app(Backend::Sqlite).await;
+    assert_eq!(app.console_port, None);
+}
