@@ -10,6 +10,7 @@ pub mod email;
 pub mod entities;
 pub mod grpc;
 pub mod health_watcher;
+pub mod parser_invariants;
 pub mod proto;
 pub mod purge_scheduler;
 pub mod repositories;

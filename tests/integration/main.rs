@@ -19,6 +19,7 @@ mod admin;
 mod change_password;
 mod development_defaults;
 mod email_delivery;
+mod fuzz_regressions;
 mod health;
 mod infra_selftest;
 mod lifecycle;
