@@ -14,6 +14,7 @@ pub mod health_check;
 pub mod health_watcher;
 pub mod observability;
 pub mod otlp_traces;
+pub mod parser_invariants;
 pub mod proto;
 pub mod purge_scheduler;
 pub mod rate_limit;

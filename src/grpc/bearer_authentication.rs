@@ -39,8 +39,13 @@ impl BearerAuthenticator {
 }
 
 fn bearer_token<T>(request: &Request<T>) -> Option<&str> {
-    let value = request.metadata().get("authorization")?.to_str().ok()?.trim();
-    let (scheme, token) = value.split_once(' ')?;
+    parse_bearer_header(request.metadata().get("authorization")?.to_str().ok()?)
+}
+
+/// The token of an `authorization` value in the `Bearer` scheme (any case), trimmed;
+/// `None` for any other scheme or an empty token.
+pub fn parse_bearer_header(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }

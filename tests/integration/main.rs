@@ -24,6 +24,7 @@ mod database_faults;
 mod development_defaults;
 mod email_delivery;
 mod enumeration_protection;
+mod fuzz_regressions;
 mod gateway_descriptor;
 mod hashing_load;
 mod health;
