@@ -8,30 +8,13 @@ use std::time::{Duration, Instant};
 
 use identity::entities::{email_outbox, user};
 use identity::proto::SignupRequest;
-use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
+use sea_orm::EntityTrait;
 use tonic::Code;
 
 use crate::database_test::postgres_ready_or_skip;
 use crate::status_assertions::assert_status;
 use crate::test_app::{STRONG_PASSWORD, TestApp, spawn_app};
-use crate::test_database::{Backend, connect_admin};
-
-async fn set_connections(admin: &DatabaseConnection, database: &str, allowed: bool) {
-    admin
-        .execute_unprepared(&format!(
-            "ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS {allowed}"
-        ))
-        .await
-        .unwrap();
-    if !allowed {
-        admin
-            .execute_unprepared(&format!(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"
-            ))
-            .await
-            .unwrap();
-    }
-}
+use crate::test_database::{Backend, connect_admin, set_connections_allowed};
 
 async fn signup(app: &TestApp, email: String) -> Result<(), tonic::Status> {
     let request = SignupRequest {
@@ -64,14 +47,14 @@ async fn a_database_cut_under_load_fails_fast_as_unavailable_and_recovers_withou
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    set_connections(&admin, &database, false).await;
+    set_connections_allowed(&admin, &database, false).await;
     let started = Instant::now();
     let during = signup(&app, "during@example.com".into()).await.unwrap_err();
     let took = started.elapsed();
 
     assert_status(&during, Code::Unavailable, "DATABASE_UNAVAILABLE");
     assert!(took < Duration::from_secs(2), "failing took {took:?}");
-    set_connections(&admin, &database, true).await;
+    set_connections_allowed(&admin, &database, true).await;
     let mut recovered = false;
     for _ in 0..100 {
         if signup(&app, format!("after{}@example.com", uuid::Uuid::new_v4()))

@@ -9,7 +9,7 @@ use tonic_health::pb::health_client::HealthClient;
 
 use crate::database_test::postgres_ready_or_skip;
 use crate::test_app::{TestApp, spawn_app};
-use crate::test_database::{Backend, connect_admin};
+use crate::test_database::{Backend, connect_admin, set_connections_allowed};
 
 const NAMES: [&str; 4] = [
     "",
@@ -66,24 +66,10 @@ async fn health_follows_database_reachability() {
     let admin = connect_admin(Duration::from_secs(10)).await.unwrap();
     wait_for_all(&app, ServingStatus::Serving).await;
 
-    // Really cut the service off: refuse new connections and kill the open ones.
-    use sea_orm::ConnectionTrait;
-    admin
-        .execute_unprepared(&format!("ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS false"))
-        .await
-        .unwrap();
-    admin
-        .execute_unprepared(&format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"
-        ))
-        .await
-        .unwrap();
+    set_connections_allowed(&admin, &database, false).await;
     wait_for_all(&app, ServingStatus::NotServing).await;
 
-    admin
-        .execute_unprepared(&format!("ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS true"))
-        .await
-        .unwrap();
+    set_connections_allowed(&admin, &database, true).await;
     wait_for_all(&app, ServingStatus::Serving).await;
     admin.close().await.ok();
 }

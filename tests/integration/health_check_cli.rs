@@ -3,12 +3,10 @@
 
 use std::time::Duration;
 
-use sea_orm::ConnectionTrait;
-
 use crate::database_test::postgres_ready_or_skip;
 use crate::operator_cli::{CliRun, run_identity};
 use crate::test_app::spawn_app;
-use crate::test_database::{Backend, connect_admin};
+use crate::test_database::{Backend, connect_admin, set_connections_allowed};
 
 async fn health_check(args: &[&str], env: &[(&str, &str)]) -> CliRun {
     let mut all = vec!["health-check", "--timeout-secs", "2"];
@@ -73,24 +71,11 @@ async fn health_check_fails_while_the_database_is_unreachable_and_passes_again_a
     let admin = connect_admin(Duration::from_secs(10)).await.unwrap();
     assert!(health_check(&["--addr", &addr], &[]).await.status.success());
 
-    // Really cut the service off: refuse new connections and kill the open ones.
-    admin
-        .execute_unprepared(&format!("ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS false"))
-        .await
-        .unwrap();
-    admin
-        .execute_unprepared(&format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"
-        ))
-        .await
-        .unwrap();
+    set_connections_allowed(&admin, &database, false).await;
     let down = wait_for_exit_code(&addr, 1).await;
     assert!(down.stderr.contains("NOT_SERVING"), "{down:#?}");
 
-    admin
-        .execute_unprepared(&format!("ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS true"))
-        .await
-        .unwrap();
+    set_connections_allowed(&admin, &database, true).await;
     let up = wait_for_exit_code(&addr, 0).await;
     assert_eq!(up.stdout.trim(), "SERVING", "{up:#?}");
     admin.close().await.ok();

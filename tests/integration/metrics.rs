@@ -11,7 +11,7 @@ use tonic::Code;
 
 use crate::database_test::postgres_ready_or_skip;
 use crate::test_app::{STRONG_PASSWORD, TestApp, spawn_app, spawn_app_with};
-use crate::test_database::{Backend, connect_admin};
+use crate::test_database::{Backend, connect_admin, set_connections_allowed};
 
 /// A plain HTTP/1.1 GET: status code and body.
 pub async fn http_get(port: u16, path: &str) -> (u16, String) {
@@ -210,24 +210,11 @@ async fn readyz_answers_503_while_the_database_is_cut_off_and_healthz_stays_up()
     let admin = connect_admin(Duration::from_secs(10)).await.unwrap();
     assert_eq!(http_get(port, "/readyz").await.0, 200);
 
-    use sea_orm::ConnectionTrait;
-    admin
-        .execute_unprepared(&format!("ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS false"))
-        .await
-        .unwrap();
-    admin
-        .execute_unprepared(&format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"
-        ))
-        .await
-        .unwrap();
+    set_connections_allowed(&admin, &database, false).await;
     assert_eq!(http_get(port, "/readyz").await.0, 503);
     assert_eq!(http_get(port, "/healthz").await.0, 200);
 
-    admin
-        .execute_unprepared(&format!("ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS true"))
-        .await
-        .unwrap();
+    set_connections_allowed(&admin, &database, true).await;
     let mut ready = false;
     for _ in 0..50 {
         if http_get(port, "/readyz").await.0 == 200 {

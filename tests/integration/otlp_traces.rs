@@ -4,7 +4,6 @@
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use identity::proto::GetJwksRequest;
 use identity::proto::token_service_client::TokenServiceClient;
@@ -16,10 +15,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use opentelemetry_proto::tonic::trace::v1::Span;
 use tokio::net::TcpListener;
-use tonic::transport::Channel;
 use tonic::transport::server::TcpIncoming;
 
-use crate::test_app::temporary_dir;
+use crate::test_app::{connect_when_ready, free_port, temporary_dir};
 use crate::test_database::{Backend, TestDatabase};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -51,22 +49,6 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-async fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-async fn connect(port: u16) -> Channel {
-    for _ in 0..300 {
-        let endpoint = Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap();
-        if let Ok(channel) = endpoint.connect().await {
-            return channel;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the identity binary never listened on {port}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_rpc_with_a_traceparent_is_exported_as_a_child_span_of_the_callers_trace() {
     let collector = Collector::default();
@@ -79,7 +61,7 @@ async fn an_rpc_with_a_traceparent_is_exported_as_a_child_span_of_the_callers_tr
     );
     let database = TestDatabase::create(Backend::Sqlite).await;
     let dir = temporary_dir("identity-otlp-");
-    let grpc_port = free_port().await;
+    let grpc_port = free_port();
 
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_identity"));
     for (name, _) in std::env::vars_os() {
@@ -104,7 +86,7 @@ async fn an_rpc_with_a_traceparent_is_exported_as_a_child_span_of_the_callers_tr
         .spawn()
         .expect("start the identity binary");
 
-    let mut client = TokenServiceClient::new(connect(grpc_port).await);
+    let mut client = TokenServiceClient::new(connect_when_ready(grpc_port).await);
     let mut request = tonic::Request::new(GetJwksRequest {});
     let traceparent = format!("00-{TRACE_ID}-{PARENT_SPAN_ID}-01");
     request

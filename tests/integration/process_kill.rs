@@ -2,7 +2,6 @@
 //! restart every signup exists whole (user and its queued email) or not at all, every
 //! acknowledged signup exists, and the queued emails go out with working links.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,18 +11,12 @@ use identity::entities::{email_outbox, user};
 use identity::proto::account_service_client::AccountServiceClient;
 use identity::proto::{SignupRequest, VerifyEmailRequest};
 use sea_orm::EntityTrait;
-use tonic::transport::Channel;
 
 use crate::smtp_capture::SmtpCapture;
-use crate::test_app::{STRONG_PASSWORD, spawn_app_on, temporary_dir};
+use crate::test_app::{STRONG_PASSWORD, connect_when_ready, free_port, spawn_app_on, temporary_dir};
 use crate::test_database::{Backend, TestDatabase};
 
 const WRITERS: usize = 6;
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
 
 /// `identity serve` on `database_url`, mail to `smtp_url`, no settings of the caller's own.
 fn start_binary(database_url: &str, port: u16, smtp_url: &str, dir: &std::path::Path) -> Child {
@@ -51,17 +44,6 @@ fn start_binary(database_url: &str, port: u16, smtp_url: &str, dir: &std::path::
         .stderr(Stdio::null())
         .spawn()
         .expect("start the identity binary")
-}
-
-async fn connect_when_ready(port: u16) -> Channel {
-    for _ in 0..300 {
-        let endpoint = Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap();
-        if let Ok(channel) = endpoint.connect().await {
-            return channel;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the identity binary never listened on {port}");
 }
 
 database_test!(a_sigkill_during_signups_leaves_each_signup_whole_and_its_email_still_goes_out);

@@ -114,6 +114,24 @@ pub async fn spawn_app_on(database: TestDatabase) -> TestApp {
 }
 
 /// A fresh directory removed when the last app using it is dropped.
+/// A loopback port nothing listens on right now, for a server started as a process.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// A channel to the `identity` binary started on `port`, once it listens.
+pub async fn connect_when_ready(port: u16) -> Channel {
+    for _ in 0..300 {
+        let endpoint = Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap();
+        if let Ok(channel) = endpoint.connect().await {
+            return channel;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the identity binary never listened on {port}");
+}
+
 pub fn temporary_dir(prefix: &str) -> TempDir {
     tempfile::Builder::new()
         .prefix(prefix)

@@ -108,6 +108,26 @@ fn admin_url() -> Url {
     Url::parse(&raw).unwrap_or_else(|error| panic!("TEST_POSTGRES_URL is not a URL: {error}"))
 }
 
+/// Really cuts a PostgreSQL test database off (new connections refused, open ones
+/// terminated), or lets it be reached again.
+pub async fn set_connections_allowed(admin: &DatabaseConnection, database: &str, allowed: bool) {
+    use sea_orm::ConnectionTrait;
+    admin
+        .execute_unprepared(&format!(
+            "ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS {allowed}"
+        ))
+        .await
+        .unwrap();
+    if !allowed {
+        admin
+            .execute_unprepared(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"
+            ))
+            .await
+            .unwrap();
+    }
+}
+
 pub async fn connect_admin(timeout: Duration) -> Result<DatabaseConnection, sea_orm::DbErr> {
     let mut options = ConnectOptions::new(admin_url().to_string());
     options
