@@ -205,8 +205,11 @@ async fn wait_for_text(browser: &Browser, css: &str, wanted: &str) {
     panic!("{css} never showed {wanted:?}");
 }
 
+/// Under `target/screenshots/` by default, so a test run leaves the work tree clean;
+/// `IDENTITY_SCREENSHOTS_DIR=docs/screenshots` refreshes the README's copies.
 fn screenshot(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("docs/screenshots")
-        .join(name)
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::var_os("IDENTITY_SCREENSHOTS_DIR")
+        .map_or_else(|| root.join("target/screenshots"), |dir| root.join(dir));
+    dir.join(name)
 }
