@@ -44,10 +44,11 @@ ps -o rss= -p $server | awk '{print "idle RSS KiB", $1}' | tee -a "$out/start-$b
 bench() {
     local scenario=$1; shift
     target/release/identity-bench "$scenario" --target "http://127.0.0.1:$port" \
-        --mail-dir "$work/mail" --duration "$duration" --warmup "$warmup" \
+        --mail-dir "$work/mail" --duration "$duration" --warmup "${BENCH_WARMUP:-$warmup}" \
         --connections "$connections" --concurrency "$concurrency" --json "$@" \
         >"$out/$backend-$scenario.json"
-    echo "$backend $scenario: $(grep -E '"requests_per_sec"|"limit_per_sec"' "$out/$backend-$scenario.json" | head -1)"
+    echo "$backend $scenario: $(grep -E '"requests_per_sec"|"limit_per_sec"' "$out/$backend-$scenario.json" | head -1)" \
+        "server RSS KiB $(ps -o rss= -p "$server")"
 }
 
 bench echo
@@ -56,5 +57,5 @@ bench argon2
 for scenario in health validate get-account refresh mixed login signup; do
     bench "$scenario"
 done
-bench verify-email --users "$verify_users" --warmup 0
+BENCH_WARMUP=0 bench verify-email --users "$verify_users"
 ps -o rss= -p $server | awk '{print "RSS after load KiB", $1}' | tee -a "$out/start-$backend.txt"

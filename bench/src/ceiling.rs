@@ -58,7 +58,8 @@ pub async fn start(verify: bool) -> anyhow::Result<CeilingServer> {
     tokio::spawn(
         Server::builder()
             .add_service(TokenServiceServer::new(service))
-            .serve_with_incoming_shutdown(TcpIncoming::from(listener), async {
+            // As the identity server does: no Nagle delay on small answers.
+            .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), async {
                 let _ = stopped.await;
             }),
     );

@@ -63,7 +63,9 @@ pub async fn serve(
         .add_service(AccountServiceServer::new(accounts))
         .add_service(TokenServiceServer::new(tokens))
         .add_service(AdminServiceServer::new(admin))
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
+        // Without TCP_NODELAY a fast answer's trailing frames wait for the client's
+        // delayed ACK: ~40 ms at p90 on loopback, measured with identity-bench.
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), shutdown)
         .await
         .context("gRPC server failed")
 }
