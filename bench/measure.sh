@@ -33,7 +33,8 @@ IDENTITY_MAIL_DIR=$work/mail IDENTITY_DATA_DIR=$work/data IDENTITY_LOG_FORMAT=js
 IDENTITY_OUTBOX_POLL_INTERVAL_MS=50 \
     target/release/identity serve >"$out/server-$backend.log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"
+      [ -n "${db:-}" ] && psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE $db" postgres' EXIT
 until target/release/identity-bench health --target "http://127.0.0.1:$port" --duration 1ms \
         --warmup 0 --concurrency 1 --connections 1 --json 2>/dev/null | grep -q '"requests": [1-9]'; do
     sleep 0.05
