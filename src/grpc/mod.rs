@@ -89,7 +89,9 @@ pub async fn serve(
                 .max_decoding_message_size(max)
                 .max_encoding_message_size(max),
         )
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
+        // Without TCP_NODELAY a fast answer's trailing frames wait for the client's
+        // delayed ACK: ~40 ms at p90 on loopback, measured with identity-bench.
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), shutdown)
         .await
         .context("gRPC server failed")
 }

@@ -52,28 +52,30 @@ pub async fn insert(
     Ok(())
 }
 
-/// Consumes the token if it is unconsumed and unexpired; the follow-up read only
-/// explains a loss.
+/// Consumes the token if it is unconsumed and unexpired, in one `UPDATE … RETURNING`
+/// round trip; the follow-up read only explains a loss.
 #[tracing::instrument(skip_all)]
 pub async fn consume(
     db: &impl ConnectionTrait,
     hash: &TokenHash,
     now: DateTime<Utc>,
 ) -> Result<RefreshConsumption, DbErr> {
-    let result = refresh_token::Entity::update_many()
+    let consumed = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::ConsumedAt, Expr::value(Some(now)))
         .filter(refresh_token::Column::TokenHash.eq(hash.as_str()))
         .filter(refresh_token::Column::ConsumedAt.is_null())
         .filter(refresh_token::Column::ExpiresAt.gt(now))
-        .exec(db)
+        .exec_with_returning(db)
         .await?;
+    if let Some(row) = consumed.first() {
+        return Ok(RefreshConsumption::Consumed {
+            session_id: row.session_id,
+        });
+    }
     let Some(row) = find_by_hash(db, hash).await? else {
         return Ok(RefreshConsumption::NotFound);
     };
     Ok(match row.consumed_at {
-        _ if result.rows_affected == 1 => RefreshConsumption::Consumed {
-            session_id: row.session_id,
-        },
         Some(consumed_at) => RefreshConsumption::Reused {
             session_id: row.session_id,
             consumed_at,

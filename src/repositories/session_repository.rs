@@ -10,7 +10,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::domain::ClientInfo;
-use crate::entities::session;
+use crate::entities::{session, user};
 
 /// Opens a session for `user_id`.
 #[tracing::instrument(skip_all, fields(user_id = %user_id))]
@@ -42,6 +42,20 @@ pub async fn insert(
 #[tracing::instrument(skip_all, fields(session_id = %id))]
 pub async fn find_by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<session::Model>, DbErr> {
     session::Entity::find_by_id(id).one(db).await
+}
+
+/// The session with this id and its user, revoked or not, in one query (a join): every
+/// bearer RPC asks this, so it costs one round trip, not two.
+#[tracing::instrument(skip_all, fields(session_id = %id))]
+pub async fn find_with_user(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<(session::Model, user::Model)>, DbErr> {
+    let row = session::Entity::find_by_id(id)
+        .find_also_related(user::Entity)
+        .one(db)
+        .await?;
+    Ok(row.and_then(|(session, user)| Some((session, user?))))
 }
 
 /// Records a refresh: the session was used now and lives until `expires_at`.

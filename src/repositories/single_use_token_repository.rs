@@ -59,31 +59,33 @@ macro_rules! single_use_token_repository {
             Ok(())
         }
 
-        /// Uses the token in one conditional UPDATE: of any number of racing callers
-        /// exactly one sees `Consumed`. The follow-up read only explains a loss.
+        /// Uses the token in one conditional `UPDATE … RETURNING`: of any number of racing
+        /// callers exactly one sees `Consumed`. The follow-up read only explains a loss.
         #[tracing::instrument(skip_all)]
         pub async fn consume(
             db: &impl ConnectionTrait,
             hash: &TokenHash,
             now: DateTime<Utc>,
         ) -> Result<Consumption, DbErr> {
-            let result = token::Entity::update_many()
+            let consumed = token::Entity::update_many()
                 .col_expr(token::Column::IsUsed, Expr::value(true))
                 .col_expr(token::Column::UsedAt, Expr::value(Some(now)))
                 .filter(token::Column::TokenHash.eq(hash.as_str()))
                 .filter(token::Column::IsUsed.eq(false))
                 .filter(token::Column::ExpiresAt.gt(now))
-                .exec(db)
+                .exec_with_returning(db)
                 .await?;
+            if let Some(row) = consumed.first() {
+                return Ok(Consumption::Consumed {
+                    user_id: row.user_id,
+                });
+            }
             let row = token::Entity::find()
                 .filter(token::Column::TokenHash.eq(hash.as_str()))
                 .one(db)
                 .await?;
             Ok(match row {
                 None => Consumption::NotFound,
-                Some(row) if result.rows_affected == 1 => Consumption::Consumed {
-                    user_id: row.user_id,
-                },
                 Some(row) if row.is_used => Consumption::AlreadyUsed,
                 Some(_) => Consumption::Expired,
             })

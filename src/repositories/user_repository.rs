@@ -66,6 +66,24 @@ pub async fn mark_verified(db: &impl ConnectionTrait, id: Uuid, now: DateTime<Ut
     Ok(result.rows_affected == 1)
 }
 
+/// Marks an unverified user verified and returns the updated row, in one
+/// `UPDATE … RETURNING`; `None` when no such user or already verified.
+#[tracing::instrument(skip_all, fields(user_id = %id))]
+pub async fn mark_verified_returning(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<user::Model>, DbErr> {
+    let rows = user::Entity::update_many()
+        .col_expr(user::Column::IsVerified, Expr::value(true))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::Id.eq(id))
+        .filter(user::Column::IsVerified.eq(false))
+        .exec_with_returning(db)
+        .await?;
+    Ok(rows.into_iter().next())
+}
+
 /// Records a successful login, and a rehashed password when parameters changed.
 #[tracing::instrument(skip_all, fields(user_id = %id))]
 pub async fn record_login(

@@ -137,15 +137,16 @@ impl AccountService {
             Consumption::AlreadyUsed => return Err(ServiceError::VerificationTokenUsed),
             Consumption::Expired => return Err(ServiceError::VerificationTokenExpired),
         };
-        let row = user_repository::find_by_id(&txn, user_id)
-            .await?
-            .ok_or(ServiceError::VerificationTokenNotFound)?;
-        if row.is_verified {
-            // Verified meanwhile (e.g. by a password reset); the rollback leaves the
-            // token as it was, which is harmless since it can no longer change anything.
-            return Err(ServiceError::AlreadyVerified);
-        }
-        user_repository::mark_verified(&txn, user_id, now).await?;
+        let Some(row) = user_repository::mark_verified_returning(&txn, user_id, now).await? else {
+            // Verified meanwhile (e.g. by a password reset), or deleted; the rollback
+            // leaves the token as it was, which is harmless since it can no longer
+            // change anything.
+            return Err(if user_repository::find_by_id(&txn, user_id).await?.is_some() {
+                ServiceError::AlreadyVerified
+            } else {
+                ServiceError::VerificationTokenNotFound
+            });
+        };
         audit_log::record(
             &txn,
             AuditKind::EmailVerified,
@@ -156,11 +157,7 @@ impl AccountService {
         )
         .await?;
         txn.commit().await?;
-        to_user(
-            user_repository::find_by_id(&self.db, user_id)
-                .await?
-                .ok_or(ServiceError::UserNotFound)?,
-        )
+        to_user(row)
     }
 
     /// Queues a new verification email for an existing, active, unverified account.

@@ -63,7 +63,7 @@ impl TokenService {
             RefreshConsumption::NotFound => return Err(ServiceError::RefreshTokenInvalid),
         };
         tracing::Span::current().record("session_id", tracing::field::display(session_id));
-        let session = session_repository::find_by_id(&txn, session_id)
+        let (session, user) = session_repository::find_with_user(&txn, session_id)
             .await?
             .ok_or(ServiceError::RefreshTokenInvalid)?;
         if session.revoked_at.is_some() {
@@ -72,9 +72,6 @@ impl TokenService {
         if session.expires_at <= now {
             return Err(ServiceError::RefreshTokenExpired);
         }
-        let user = user_repository::find_by_id(&txn, session.user_id)
-            .await?
-            .ok_or(ServiceError::RefreshTokenInvalid)?;
         if !user.is_active {
             return Err(ServiceError::AccountDisabled);
         }

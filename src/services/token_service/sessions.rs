@@ -8,14 +8,14 @@ use super::TokenService;
 use crate::auth::{AccessTokenError, AuthenticatedPrincipal};
 use crate::domain::{ClientInfo, Session};
 use crate::entities::session;
-use crate::repositories::{session_repository, transaction, user_repository};
+use crate::repositories::{session_repository, transaction};
 use crate::services::ServiceError;
 use crate::services::audit_log::{self, AuditKind};
 use crate::services::user_row::to_user;
 
 impl TokenService {
     /// Checks an access token as every bearer RPC does: signature (EdDSA only, known
-    /// `kid`), `exp`, `iss`, `aud`, then its session by primary key, so a revoked session
+    /// `kid`), `exp`, `iss`, `aud`, then its session and user in one query, so a revoked session
     /// stops working at once rather than when its token expires.
     ///
     /// # Errors
@@ -28,15 +28,14 @@ impl TokenService {
             AccessTokenError::Expired => ServiceError::AccessTokenExpired,
         })?;
         tracing::Span::current().record("user_id", tracing::field::display(verified.user_id));
-        let session = session_repository::find_by_id(&self.db, verified.session_id).await?;
-        let session = session
-            .filter(|s| s.user_id == verified.user_id)
+        let (session, user) = session_repository::find_with_user(&self.db, verified.session_id)
+            .await?
+            .filter(|(session, _)| session.user_id == verified.user_id)
             .ok_or(ServiceError::AccessTokenInvalid)?;
         if session.revoked_at.is_some() {
             return Err(ServiceError::SessionRevoked);
         }
-        let user = user_repository::find_by_id(&self.db, verified.user_id).await?;
-        let user = to_user(user.ok_or(ServiceError::AccessTokenInvalid)?)?;
+        let user = to_user(user)?;
         if !user.is_active {
             return Err(ServiceError::AccountDisabled);
         }
