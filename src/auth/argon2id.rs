@@ -1,21 +1,21 @@
 //! Argon2 computations on a reused memory buffer, producing and checking PHC strings.
 //!
 //! Argon2's `PasswordHasher` path allocates (and zeroes) the whole memory cost, 19 MiB at
-//! OWASP parameters, on every call. Each hashing thread keeps one buffer instead and
-//! hands it to `hash_password_into_with_memory`; the PHC string is assembled exactly as
+//! OWASP parameters, on every call. Buffers are kept in one process-wide free list instead
+//! and handed to `hash_password_into_with_memory`; the PHC string is assembled exactly as
 //! argon2's own `hash_password` does, so stored hashes stay interchangeable with it.
-//! A thread keeps its buffer while it lives (tokio retires idle blocking threads after
-//! ten seconds), and the semaphore in front bounds how many threads hash at once.
+//! The list never holds more buffers than hashes ever ran at once, which the hashing
+//! pool's semaphore bounds to the cores. Per-thread buffers would not be bounded so:
+//! tokio runs each hash on whichever blocking thread is free, and there may be hundreds.
 
-use std::cell::RefCell;
+use std::sync::{Mutex, PoisonError};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 
-thread_local! {
-    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
-}
+/// Argon2 memory not in use right now, each buffer as large as the largest cost it ran.
+static FREE_MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
 
 /// A new Argon2id PHC string for `password` with a fresh random salt.
 ///
@@ -68,18 +68,23 @@ fn compute(
 ) -> anyhow::Result<Output> {
     let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
     let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(phc_error)?;
-    MEMORY.with_borrow_mut(|memory| {
-        if memory.len() < params.block_count() {
-            memory.resize(params.block_count(), Block::default());
-        }
-        let blocks = &mut memory[..params.block_count()];
-        Output::init_with(output_len, |out| {
-            argon2
-                .hash_password_into_with_memory(password, salt_bytes, out, &mut *blocks)
-                .map_err(Into::into)
-        })
-        .map_err(phc_error)
+    let taken = FREE_MEMORY.lock().unwrap_or_else(PoisonError::into_inner).pop();
+    let mut memory = taken.unwrap_or_default();
+    if memory.len() < params.block_count() {
+        memory.resize(params.block_count(), Block::default());
+    }
+    let blocks = &mut memory[..params.block_count()];
+    let output = Output::init_with(output_len, |out| {
+        argon2
+            .hash_password_into_with_memory(password, salt_bytes, out, &mut *blocks)
+            .map_err(Into::into)
     })
+    .map_err(phc_error);
+    FREE_MEMORY
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(memory);
+    output
 }
 
 fn phc_error(error: impl std::fmt::Display) -> anyhow::Error {
