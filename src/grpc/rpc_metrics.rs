@@ -95,7 +95,8 @@ fn record(path: &str, code: Code, seconds: f64) {
 }
 
 /// The canonical gRPC code names, as other gRPC servers label them.
-fn code_name(code: Code) -> &'static str {
+#[must_use]
+pub fn code_name(code: Code) -> &'static str {
     match code {
         Code::Ok => "OK",
         Code::Cancelled => "CANCELLED",
