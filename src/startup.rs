@@ -35,6 +35,7 @@ pub struct Application {
     /// The operators' console, bound when `IDENTITY_CONSOLE_ADDR` is set.
     console: Option<TcpListener>,
     sender: OutboxSender,
+    hasher: PasswordHasher,
     shutdown: CancellationToken,
 }
 
@@ -77,8 +78,14 @@ impl Application {
             password_resets: PasswordResetService::new(db.clone(), hasher.clone(), waker.clone())
                 .with_rate_limiter(limiter.clone())
                 .with_password_policy(settings.password_policy),
-            tokens: TokenService::new(db.clone(), hasher, access_tokens, settings.tokens.clone(), waker)
-                .with_rate_limiter(limiter),
+            tokens: TokenService::new(
+                db.clone(),
+                hasher.clone(),
+                access_tokens,
+                settings.tokens.clone(),
+                waker,
+            )
+            .with_rate_limiter(limiter),
         };
 
         let listener = TcpListener::bind(settings.grpc_addr)
@@ -106,6 +113,7 @@ impl Application {
             services,
             console,
             sender,
+            hasher,
             shutdown: CancellationToken::new(),
         })
     }
@@ -207,6 +215,11 @@ impl Application {
             tokio::spawn(sender.run(self.shutdown.clone())),
             tokio::spawn(watcher),
             tokio::spawn(purge),
+            tokio::spawn(
+                self.hasher
+                    .clone()
+                    .release_memory_when_idle(self.shutdown.clone()),
+            ),
         ]
     }
 }

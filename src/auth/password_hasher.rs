@@ -8,16 +8,18 @@
 //! `OVERLOADED`), because a queue without bound only turns a flood into timeouts for
 //! everyone and memory held by requests that will never be answered in time. Unknown
 //! emails are verified against a dummy hash with the same parameters so that their
-//! timing matches a wrong password's.
+//! timing matches a wrong password's. Argon2 memory is reused between hashes and freed
+//! once the pool has been idle for `idle_release` ([`PasswordHasher::release_memory_when_idle`]).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use argon2::password_hash::PasswordHash;
 use argon2::{Algorithm, Params};
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 use super::argon2id;
 use crate::configuration::PasswordHashingSettings;
@@ -51,8 +53,12 @@ pub enum HashingError {
 pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
+    pool_size: usize,
     waiting: Arc<AtomicUsize>,
     max_queue: usize,
+    /// Hashes ever started, so the idle check can tell whether any ran since the last one.
+    started: Arc<AtomicU64>,
+    idle_release: Duration,
     dummy_hash: Arc<str>,
 }
 
@@ -70,13 +76,40 @@ impl PasswordHasher {
         )
         .map_err(|error| anyhow::anyhow!("invalid Argon2 parameters: {error}"))?;
         let dummy_hash = argon2id::hash(&params, b"dummy password for unknown accounts")?;
+        // A freshly started instance may not see a login for hours.
+        argon2id::release_free_memory();
+        let pool_size = settings.max_concurrency.max(1);
         Ok(Self {
             params,
-            permits: Arc::new(Semaphore::new(settings.max_concurrency.max(1))),
+            permits: Arc::new(Semaphore::new(pool_size)),
+            pool_size,
             waiting: Arc::new(AtomicUsize::new(0)),
             max_queue: settings.max_queue,
+            started: Arc::new(AtomicU64::new(0)),
+            idle_release: settings.idle_release,
             dummy_hash: dummy_hash.into(),
         })
+    }
+
+    /// Every `idle_release`, frees the Argon2 memory kept for reuse if no hash started
+    /// since the last look and none is running, until `shutdown`. A zero interval keeps
+    /// the memory for the life of the process.
+    pub async fn release_memory_when_idle(self, shutdown: CancellationToken) {
+        if self.idle_release.is_zero() {
+            return;
+        }
+        let mut seen = self.started.load(Ordering::Relaxed);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(self.idle_release) => {}
+            }
+            let started = self.started.load(Ordering::Relaxed);
+            if started == seen && self.permits.available_permits() == self.pool_size {
+                argon2id::release_free_memory();
+            }
+            seen = started;
+        }
     }
 
     /// An Argon2id PHC string for `password`.
@@ -140,6 +173,7 @@ impl PasswordHasher {
             Err(_) => self.wait_for_permit().await?,
         };
         metrics::histogram!("identity_password_hash_wait_seconds").record(queued_at.elapsed().as_secs_f64());
+        self.started.fetch_add(1, Ordering::Relaxed);
         let span = tracing::Span::current();
         let result = tokio::task::spawn_blocking(move || span.in_scope(work))
             .await
@@ -201,6 +235,7 @@ mod tests {
             parallelism: 1,
             max_concurrency: 2,
             max_queue: 8,
+            idle_release: Duration::from_secs(30),
         }
     }
 

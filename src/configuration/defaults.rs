@@ -59,6 +59,7 @@ impl Default for Settings {
                 parallelism: 1,
                 max_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
                 max_queue: 64,
+                idle_release: Duration::from_secs(30),
             },
             redis_url: None,
             rate_limits_enabled: true,

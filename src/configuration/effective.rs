@@ -117,6 +117,7 @@ pub fn rendered_values(s: &Settings) -> Vec<(&'static str, Rendered)> {
             number(hashing.max_concurrency as u64),
         ),
         ("IDENTITY_HASHING_QUEUE_LIMIT", number(hashing.max_queue as u64)),
+        ("IDENTITY_HASHING_IDLE_RELEASE_SECS", secs(hashing.idle_release)),
         (
             "IDENTITY_PASSWORD_MIN_CHARS",
             number(s.password_policy.min_chars() as u64),

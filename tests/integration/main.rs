@@ -27,6 +27,7 @@ mod enumeration_protection;
 mod fuzz_regressions;
 mod gateway_descriptor;
 mod hashing_load;
+mod hashing_memory;
 mod health;
 mod health_check_cli;
 mod infra_selftest;

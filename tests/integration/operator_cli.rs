@@ -9,7 +9,7 @@ use identity::entities::{audit_event, user};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::test_app::{STRONG_PASSWORD, spawn_app, spawn_app_on, temporary_dir};
+use crate::test_app::{STRONG_PASSWORD, identity_command, spawn_app, spawn_app_on, temporary_dir};
 use crate::test_database::{Backend, TestDatabase};
 
 /// What one run of the binary printed and how it ended.
@@ -38,17 +38,9 @@ pub async fn run_identity(
         .collect();
     tokio::task::spawn_blocking(move || {
         let dir = temporary_dir("identity-cli-");
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_identity"));
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("IDENTITY_") {
-                command.env_remove(name);
-            }
-        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut command = identity_command(&args, &database_url, dir.path());
         command
-            .args(&args)
-            .env("IDENTITY_DATABASE_URL", &database_url)
-            .env("IDENTITY_DATA_DIR", dir.path().join("data"))
-            .env("IDENTITY_MAIL_DIR", dir.path().join("mail"))
             .envs(env)
             .stdin(if stdin.is_some() {
                 Stdio::piped()

@@ -17,7 +17,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
-use crate::test_app::{connect_when_ready, free_port, temporary_dir};
+use crate::test_app::{connect_when_ready, free_port, identity_command, temporary_dir};
 use crate::test_database::{Backend, TestDatabase};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -63,20 +63,9 @@ async fn an_rpc_with_a_traceparent_is_exported_as_a_child_span_of_the_callers_tr
     let dir = temporary_dir("identity-otlp-");
     let grpc_port = free_port();
 
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_identity"));
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy().into_owned();
-        if name.starts_with("IDENTITY_") || name.starts_with("OTEL_") {
-            command.env_remove(name);
-        }
-    }
-    let mut server = command
-        .arg("serve")
-        .env("IDENTITY_DATABASE_URL", &database.url)
+    let mut server = identity_command(&["serve"], &database.url, dir.path())
         .env("IDENTITY_GRPC_ADDR", format!("127.0.0.1:{grpc_port}"))
         .env("IDENTITY_METRICS_ADDR", "off")
-        .env("IDENTITY_DATA_DIR", dir.path().join("data"))
-        .env("IDENTITY_MAIL_DIR", dir.path().join("mail"))
         .env(
             "OTEL_EXPORTER_OTLP_ENDPOINT",
             format!("http://127.0.0.1:{collector_port}"),

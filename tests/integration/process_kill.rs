@@ -2,7 +2,7 @@
 //! restart every signup exists whole (user and its queued email) or not at all, every
 //! acknowledged signup exists, and the queued emails go out with working links.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -13,26 +13,19 @@ use identity::proto::{SignupRequest, VerifyEmailRequest};
 use sea_orm::EntityTrait;
 
 use crate::smtp_capture::SmtpCapture;
-use crate::test_app::{STRONG_PASSWORD, connect_when_ready, free_port, spawn_app_on, temporary_dir};
+use crate::test_app::{
+    STRONG_PASSWORD, connect_when_ready, free_port, identity_command, spawn_app_on, temporary_dir,
+};
 use crate::test_database::{Backend, TestDatabase};
 
 const WRITERS: usize = 6;
 
 /// `identity serve` on `database_url`, mail to `smtp_url`, no settings of the caller's own.
 fn start_binary(database_url: &str, port: u16, smtp_url: &str, dir: &std::path::Path) -> Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_identity"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("IDENTITY_") {
-            command.env_remove(name);
-        }
-    }
-    command
-        .arg("serve")
-        .env("IDENTITY_DATABASE_URL", database_url)
+    identity_command(&["serve"], database_url, dir)
         .env("IDENTITY_GRPC_ADDR", format!("127.0.0.1:{port}"))
         .env("IDENTITY_METRICS_ADDR", "127.0.0.1:0")
         .env("IDENTITY_SMTP_URL", smtp_url)
-        .env("IDENTITY_DATA_DIR", dir.join("data"))
         .env("IDENTITY_RATE_LIMITS", "off")
         // A row the killed process was sending stays leased until the lease ends; a
         // short lease keeps the test short, the mechanism is the same.

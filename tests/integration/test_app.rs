@@ -113,7 +113,6 @@ pub async fn spawn_app_on(database: TestDatabase) -> TestApp {
     start(settings, smtp, Arc::new(database), Arc::new(data_dir)).await
 }
 
-/// A fresh directory removed when the last app using it is dropped.
 /// A loopback port nothing listens on right now, for a server started as a process.
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -132,6 +131,25 @@ pub async fn connect_when_ready(port: u16) -> Channel {
     panic!("the identity binary never listened on {port}");
 }
 
+/// The real `identity` binary with `args`, on `database_url`, keeping its keys and mail
+/// under `dir`, with none of the caller's own `IDENTITY_*` or `OTEL_*` settings.
+pub fn identity_command(args: &[&str], database_url: &str, dir: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_identity"));
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        if name.starts_with("IDENTITY_") || name.starts_with("OTEL_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .args(args)
+        .env("IDENTITY_DATABASE_URL", database_url)
+        .env("IDENTITY_DATA_DIR", dir.join("data"))
+        .env("IDENTITY_MAIL_DIR", dir.join("mail"));
+    command
+}
+
+/// A fresh directory removed when the last app using it is dropped.
 pub fn temporary_dir(prefix: &str) -> TempDir {
     tempfile::Builder::new()
         .prefix(prefix)
