@@ -5,9 +5,9 @@
 //! and handed to `hash_password_into_with_memory`; the PHC string is assembled exactly as
 //! argon2's own `hash_password` does, so stored hashes stay interchangeable with it.
 //! The list never holds more buffers than hashes ever ran at once, which the hashing
-//! pool's semaphore bounds to the cores. Per-thread buffers would not be bounded so:
-//! tokio runs each hash on whichever blocking thread is free, and there may be hundreds.
-//! An idle instance gives the buffers back with [`release_free_memory`].
+//! pool's semaphore bounds to the cores. It is one list rather than a buffer per hashing
+//! thread so that an idle instance can give every buffer back from whichever thread
+//! notices the idleness ([`release_free_memory`]).
 
 use std::sync::{Mutex, PoisonError};
 

@@ -4,6 +4,7 @@
 
 pub mod access_token;
 pub mod argon2id;
+pub mod hashing_threads;
 pub mod password_hasher;
 pub mod principal;
 pub mod signing_keys;

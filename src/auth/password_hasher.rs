@@ -1,9 +1,10 @@
-//! Argon2id hashing on a bounded blocking pool, behind a bounded queue.
+//! Argon2id hashing on a bounded pool of threads of its own, behind a bounded queue.
 //!
 //! A hash costs ~10-20 ms of one core and 19 MiB at OWASP parameters. Running it on the
 //! async workers would stall every other RPC during a login flood, so each hash takes a
 //! semaphore permit (at most `max_concurrency` at once, by default one per core) and
-//! runs under `spawn_blocking`. Waiting for a permit is bounded too: past `max_queue`
+//! runs on one of as many threads of its own, below the async workers' priority
+//! ([`super::hashing_threads`]). Waiting for a permit is bounded too: past `max_queue`
 //! waiters a request is shed at once with `HashingError::Overloaded` (RESOURCE_EXHAUSTED
 //! `OVERLOADED`), because a queue without bound only turns a flood into timeouts for
 //! everyone and memory held by requests that will never be answered in time. Unknown
@@ -22,6 +23,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::argon2id;
+use super::hashing_threads::HashingThreads;
 use crate::configuration::PasswordHashingSettings;
 use crate::domain::{NewPassword, PasswordAttempt};
 
@@ -53,6 +55,7 @@ pub enum HashingError {
 pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
+    threads: HashingThreads,
     pool_size: usize,
     waiting: Arc<AtomicUsize>,
     max_queue: usize,
@@ -82,6 +85,7 @@ impl PasswordHasher {
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(pool_size)),
+            threads: HashingThreads::start(pool_size)?,
             pool_size,
             waiting: Arc::new(AtomicUsize::new(0)),
             max_queue: settings.max_queue,
@@ -175,9 +179,7 @@ impl PasswordHasher {
         metrics::histogram!("identity_password_hash_wait_seconds").record(queued_at.elapsed().as_secs_f64());
         self.started.fetch_add(1, Ordering::Relaxed);
         let span = tracing::Span::current();
-        let result = tokio::task::spawn_blocking(move || span.in_scope(work))
-            .await
-            .context("password hashing task failed")?;
+        let result = self.threads.run(move || span.in_scope(work)).await?;
         Ok(result?)
     }
 
