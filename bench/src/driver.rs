@@ -1,5 +1,6 @@
-//! The closed-loop driver: `concurrency` tasks, each sending its next request as soon as
-//! the previous one answered, warm-up first, then measuring.
+//! The driver: `concurrency` tasks, each sending its next request as soon as the previous
+//! one answered (closed loop) or, with a rate, at its share of that pace; warm-up first,
+//! then measuring.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -27,7 +28,10 @@ pub fn channels(target: &str, connections: u32) -> anyhow::Result<Vec<Channel>> 
 }
 
 /// Runs every worker on its own task for `warmup + duration`; calls started during the
-/// warm-up are not recorded. Returns the merged tally and when measuring began.
+/// warm-up are not recorded. With a `rate` (requests per second, all tasks together), each
+/// task sends at most one call per `workers / rate`, the tasks' slots spread evenly; a
+/// task whose call outlasts its slot sends the next at once, without catching up on
+/// missed slots; 0 is the closed loop. Returns the merged tally and when measuring began.
 ///
 /// # Errors
 /// A task panicked.
@@ -35,12 +39,23 @@ pub async fn drive<W: Worker>(
     workers: Vec<W>,
     warmup: Duration,
     duration: Duration,
+    rate: u32,
 ) -> anyhow::Result<(Tally, Instant)> {
-    let measured_from = Instant::now() + warmup;
+    let start = Instant::now();
+    let measured_from = start + warmup;
     let end = measured_from + duration;
-    let tasks: Vec<_> = workers
-        .into_iter()
-        .map(|worker| tokio::spawn(run_worker(worker, measured_from, end)))
+    let count = u32::try_from(workers.len()).unwrap_or(u32::MAX).max(1);
+    let period = (rate > 0).then(|| Duration::from_secs(1) * count / rate);
+    let tasks: Vec<_> = (0..count)
+        .zip(workers)
+        .map(|(index, worker)| {
+            let pace = period.map(|period| {
+                let mut ticks = tokio::time::interval_at((start + period * index / count).into(), period);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                ticks
+            });
+            tokio::spawn(run_worker(worker, pace, measured_from, end))
+        })
         .collect();
     let mut total = Tally::new()?;
     for task in tasks {
@@ -49,9 +64,17 @@ pub async fn drive<W: Worker>(
     Ok((total, measured_from))
 }
 
-async fn run_worker<W: Worker>(mut worker: W, measured_from: Instant, end: Instant) -> anyhow::Result<Tally> {
+async fn run_worker<W: Worker>(
+    mut worker: W,
+    mut pace: Option<tokio::time::Interval>,
+    measured_from: Instant,
+    end: Instant,
+) -> anyhow::Result<Tally> {
     let mut tally = Tally::new()?;
     loop {
+        if let Some(ticks) = pace.as_mut() {
+            ticks.tick().await;
+        }
         let started = Instant::now();
         if started >= end {
             break;
@@ -69,4 +92,45 @@ async fn run_worker<W: Worker>(mut worker: W, measured_from: Instant, end: Insta
         }
     }
     Ok(tally)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+
+    /// Answers at once, counting its calls.
+    struct AnswersAtOnce(Arc<AtomicU64>);
+
+    impl Worker for AnswersAtOnce {
+        async fn call(&mut self) -> Option<Result<(), Status>> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Some(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_rate_holds_instant_answers_to_their_pace() {
+        let calls = Arc::new(AtomicU64::new(0));
+        let workers = (0..2).map(|_| AnswersAtOnce(calls.clone())).collect();
+        // 200/s over 2 tasks: one call per task every 10 ms, 51 ticks each in 500 ms.
+        drive(workers, Duration::ZERO, Duration::from_millis(500), 200)
+            .await
+            .unwrap();
+        let calls = calls.load(Ordering::Relaxed);
+        assert!((10..=102).contains(&calls), "{calls} calls");
+    }
+
+    #[tokio::test]
+    async fn without_a_rate_the_loop_is_closed() {
+        let calls = Arc::new(AtomicU64::new(0));
+        let workers = (0..2).map(|_| AnswersAtOnce(calls.clone())).collect();
+        drive(workers, Duration::ZERO, Duration::from_millis(100), 0)
+            .await
+            .unwrap();
+        assert!(calls.load(Ordering::Relaxed) > 1_000, "{calls:?}");
+    }
 }

@@ -205,10 +205,11 @@ async fn measure<W: Worker>(
     target: String,
     workers: Vec<W>,
 ) -> anyhow::Result<Outcome> {
-    let (tally, measured_from) = drive(workers, options.warmup, options.duration).await?;
+    let (tally, measured_from) = drive(workers, options.warmup, options.duration, options.rate).await?;
     let load = LoadShape {
         connections: options.connections,
         concurrency: options.concurrency,
+        rate: options.rate,
     };
     Ok(Outcome::Load(tally.report(
         options.scenario.name(),

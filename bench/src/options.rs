@@ -28,6 +28,12 @@ pub struct BenchOptions {
     /// How long to drive load before measuring.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub warmup: Duration,
+    /// Requests per second across all tasks, each task keeping its share of the pace
+    /// whatever the answers take (0: each task sends as soon as its previous call
+    /// answered). A flood of a given size needs a pace: a closed loop against a server
+    /// that sheds answers at once turns into a flood of rejections instead.
+    #[arg(long, default_value_t = 0)]
+    pub rate: u32,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -116,6 +122,7 @@ mod tests {
         assert_eq!(options.duration, Duration::from_secs(10));
         assert_eq!(options.warmup, Duration::from_secs(2));
         assert!(!options.json);
+        assert_eq!(options.rate, 0);
         assert_eq!(options.mail_dir, PathBuf::from("mail"));
     }
 
@@ -134,6 +141,8 @@ mod tests {
             "1500ms",
             "--warmup",
             "0",
+            "--rate",
+            "250",
             "--json",
             "--mail-dir",
             "/tmp/mail",
@@ -148,6 +157,7 @@ mod tests {
         assert_eq!((options.connections, options.concurrency), (2, 64));
         assert_eq!(options.duration, Duration::from_millis(1500));
         assert_eq!(options.warmup, Duration::ZERO);
+        assert_eq!(options.rate, 250);
         assert!(options.json);
         assert_eq!(options.mail_dir, PathBuf::from("/tmp/mail"));
         assert_eq!(options.users, 500);
@@ -183,6 +193,7 @@ mod tests {
             vec!["identity-bench", "health", "--concurrency", "-1"],
             vec!["identity-bench", "health", "--duration", "10h"],
             vec!["identity-bench", "health", "--duration", "soon"],
+            vec!["identity-bench", "health", "--rate", "-5"],
         ] {
             assert!(BenchOptions::try_parse_from(&args).is_err(), "{args:?}");
         }

@@ -87,6 +87,7 @@ impl Tally {
             target,
             connections: load.connections,
             concurrency: load.concurrency,
+            rate: load.rate,
             elapsed_secs: elapsed.as_secs_f64(),
             requests,
             requests_per_sec: per_sec(requests),
@@ -112,6 +113,8 @@ impl Tally {
 pub struct LoadShape {
     pub connections: u32,
     pub concurrency: u32,
+    /// Requests per second asked for; 0 for the closed loop.
+    pub rate: u32,
 }
 
 /// Successful requests per second, latency quantiles and errors by status code.
@@ -121,6 +124,8 @@ pub struct Report {
     pub target: String,
     pub connections: u32,
     pub concurrency: u32,
+    /// Requests per second asked for; 0 for the closed loop.
+    pub rate: u32,
     pub elapsed_secs: f64,
     /// Successful requests measured.
     pub requests: u64,
@@ -147,9 +152,13 @@ impl Display for Report {
         let l = &self.latency_micros;
         writeln!(f, "scenario     {}", self.scenario)?;
         writeln!(f, "target       {}", self.target)?;
+        let pace = match self.rate {
+            0 => String::new(),
+            rate => format!(" at {rate}/s asked"),
+        };
         writeln!(
             f,
-            "load         {} connections, {} in flight, {:.1} s measured",
+            "load         {} connections, {} in flight{pace}, {:.1} s measured",
             self.connections, self.concurrency, self.elapsed_secs
         )?;
         writeln!(
@@ -183,6 +192,7 @@ mod tests {
     const LOAD: LoadShape = LoadShape {
         connections: 1,
         concurrency: 2,
+        rate: 0,
     };
 
     #[test]
