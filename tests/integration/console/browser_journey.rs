@@ -120,9 +120,12 @@ async fn create_user(browser: &Browser, app: &TestApp, email: &str) -> uuid::Uui
     browser.fill("#new-password", STRONG_PASSWORD).await;
     browser.click("#new-verified").await;
     browser.click("#create-user").await;
-    let path = browser.wait_for_path("/users/").await;
-    assert_eq!(browser.text("#user-email").await, email, "landed on {path}");
-    let id = uuid::Uuid::parse_str(path.trim_start_matches("/users/")).unwrap();
+    // The form itself is at /users/new, so a path prefix cannot tell that the creation
+    // landed; only the detail page has #user-email.
+    assert_eq!(browser.text("#user-email").await, email);
+    let path = browser.path().await;
+    let id = uuid::Uuid::parse_str(path.trim_start_matches("/users/"))
+        .unwrap_or_else(|_| panic!("landed on {path}, not a user's page"));
     let response = app.login(email, STRONG_PASSWORD).await;
     assert_eq!(response.user.unwrap().id, id.to_string());
     id
