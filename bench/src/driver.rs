@@ -112,10 +112,16 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_rate_holds_instant_answers_to_their_pace() {
+    /// Two workers sharing one call counter.
+    fn two_counting_workers() -> (Arc<AtomicU64>, Vec<AnswersAtOnce>) {
         let calls = Arc::new(AtomicU64::new(0));
         let workers = (0..2).map(|_| AnswersAtOnce(calls.clone())).collect();
+        (calls, workers)
+    }
+
+    #[tokio::test]
+    async fn a_rate_holds_instant_answers_to_their_pace() {
+        let (calls, workers) = two_counting_workers();
         // 200/s over 2 tasks: one call per task every 10 ms, 51 ticks each in 500 ms.
         drive(workers, Duration::ZERO, Duration::from_millis(500), 200)
             .await
@@ -126,8 +132,7 @@ mod tests {
 
     #[tokio::test]
     async fn without_a_rate_the_loop_is_closed() {
-        let calls = Arc::new(AtomicU64::new(0));
-        let workers = (0..2).map(|_| AnswersAtOnce(calls.clone())).collect();
+        let (calls, workers) = two_counting_workers();
         drive(workers, Duration::ZERO, Duration::from_millis(100), 0)
             .await
             .unwrap();

@@ -154,7 +154,7 @@ mod tests {
     }
 
     #[test]
-    fn hashing_after_the_free_memory_was_released_allocates_anew() {
+    fn hashing_still_works_after_the_free_memory_was_released() {
         let first = hash(&params(), b"pw").unwrap();
         release_free_memory();
         let second = hash(&params(), b"pw").unwrap();

@@ -15,9 +15,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use anyhow::Context;
 
 /// How much nicer the hashing threads are than the process (whose async workers stay at
-/// its own nice value, normally 0). Linux's CFS weighs nice 10 at about a tenth of nice 0: hashing keeps
-/// roughly 10 % of a core it shares with a busy async worker, so a login is slowed by a
-/// flood of cheap RPCs but never stalled.
+/// its own nice value, normally 0). Linux's CFS weighs nice 10 at about a tenth of
+/// nice 0: hashing keeps roughly 10 % of a core it shares with a busy async worker, so a
+/// login is slowed by a flood of cheap RPCs but never stalled.
 pub const HASHING_NICE: i32 = 10;
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -56,8 +56,8 @@ impl HashingThreads {
     }
 
     /// Runs `work` on a hashing thread and waits for its result. The caller bounds how
-    /// many run at once (the hasher's semaphore); jobs beyond the thread count wait here
-    /// in order.
+    /// many run at once (the hasher's semaphore, whose permit each job holds until it
+    /// ends), so a job finds a thread free; were there more, they would wait in order.
     ///
     /// # Errors
     /// `work` panicked.
@@ -99,7 +99,7 @@ fn lower_this_threads_priority(_by: i32) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::panic)]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     /// Field 19 of `/proc/thread-self/stat`: the calling thread's nice value.
@@ -137,14 +137,18 @@ mod tests {
     async fn every_thread_takes_work() {
         let threads = HashingThreads::start(2).unwrap();
         let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
-        // Both jobs block until the other has started: one thread alone would deadlock.
-        let (first, second) = tokio::join!(
-            threads.run({
-                let barrier = barrier.clone();
-                move || barrier.wait().is_leader()
-            }),
-            threads.run(move || barrier.wait().is_leader()),
-        );
+        // Both jobs block until the other has started: one thread alone would never
+        // finish them, which the timeout turns into a failure rather than a hang.
+        let both = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            tokio::join!(
+                threads.run({
+                    let barrier = barrier.clone();
+                    move || barrier.wait().is_leader()
+                }),
+                threads.run(move || barrier.wait().is_leader()),
+            )
+        });
+        let (first, second) = both.await.expect("two jobs ran at once");
         assert_ne!(first.unwrap(), second.unwrap());
     }
 }

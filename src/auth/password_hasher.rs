@@ -172,14 +172,22 @@ impl PasswordHasher {
         work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
     ) -> Result<T, HashingError> {
         let queued_at = Instant::now();
-        let _permit = match Arc::clone(&self.permits).try_acquire_owned() {
+        let permit = match Arc::clone(&self.permits).try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => self.wait_for_permit().await?,
         };
         metrics::histogram!("identity_password_hash_wait_seconds").record(queued_at.elapsed().as_secs_f64());
         self.started.fetch_add(1, Ordering::Relaxed);
         let span = tracing::Span::current();
-        let result = self.threads.run(move || span.in_scope(work)).await?;
+        // The job holds the permit, not this future: a caller that gives up (a deadline)
+        // does not end the hash, so its place in the pool is only free once the hash is.
+        let result = self
+            .threads
+            .run(move || {
+                let _permit = permit;
+                span.in_scope(work)
+            })
+            .await?;
         Ok(result?)
     }
 
@@ -299,5 +307,40 @@ mod tests {
         assert_eq!(hasher.waiting.load(Ordering::SeqCst), 0);
         drop(busy);
         assert!(hasher.hash(&password).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_hash_keeps_its_place_in_the_pool_until_it_ends() {
+        let hasher = PasswordHasher::new(&PasswordHashingSettings {
+            max_concurrency: 1,
+            ..settings(1024)
+        })
+        .unwrap();
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (finish_tx, finish_rx) = std::sync::mpsc::channel::<()>();
+        let abandoned = tokio::spawn({
+            let hasher = hasher.clone();
+            async move {
+                hasher
+                    .run(move || {
+                        started_tx.send(()).ok();
+                        finish_rx.recv().ok();
+                        Ok(())
+                    })
+                    .await
+            }
+        });
+        tokio::task::spawn_blocking(move || started_rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+
+        abandoned.abort();
+        assert!(abandoned.await.unwrap_err().is_cancelled());
+
+        assert_eq!(hasher.permits.available_permits(), 0, "the hash still runs");
+        finish_tx.send(()).unwrap();
+        let freed = tokio::time::timeout(Duration::from_secs(5), hasher.permits.acquire()).await;
+        assert!(freed.is_ok(), "the place was never given back");
     }
 }
