@@ -9,6 +9,7 @@
 
 #[macro_use]
 mod database_test;
+mod postgres_wire_tap;
 mod smtp_capture;
 mod status_assertions;
 mod tcp_proxy;
@@ -21,6 +22,7 @@ mod change_password;
 mod configuration_file;
 mod console;
 mod database_faults;
+mod database_round_trips;
 mod development_defaults;
 mod email_delivery;
 mod enumeration_protection;

@@ -94,22 +94,22 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// A server with the test defaults changed by `configure`.
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
-    LazyLock::force(&TRACING);
-    let database = TestDatabase::create(backend).await;
-    let data_dir = temporary_dir("identity-data-");
-    let smtp = SmtpCapture::start().await;
-    let mut settings = test_settings(&database, &data_dir, &smtp);
-    configure(&mut settings);
-    start(settings, smtp, Arc::new(database), Arc::new(data_dir)).await
+    spawn_app_on_with(TestDatabase::create(backend).await, configure).await
 }
 
 /// A server with the test defaults on an existing database, e.g. one that the `identity`
 /// binary has just prepared.
 pub async fn spawn_app_on(database: TestDatabase) -> TestApp {
+    spawn_app_on_with(database, |_| {}).await
+}
+
+/// A server on an existing database with the test defaults changed by `configure`.
+pub async fn spawn_app_on_with(database: TestDatabase, configure: impl FnOnce(&mut Settings)) -> TestApp {
     LazyLock::force(&TRACING);
     let data_dir = temporary_dir("identity-data-");
     let smtp = SmtpCapture::start().await;
-    let settings = test_settings(&database, &data_dir, &smtp);
+    let mut settings = test_settings(&database, &data_dir, &smtp);
+    configure(&mut settings);
     start(settings, smtp, Arc::new(database), Arc::new(data_dir)).await
 }
 

@@ -1,0 +1,59 @@
+//! What a bearer check costs PostgreSQL, counted on the wire: one statement (the session
+//! joined with its user) and the ping sqlx sends as the connection goes back to the pool.
+//! sqlx's default ping on checkout (`database::PING_WHEN_IDLE_FOR` turns it off for hot
+//! connections) or a second query per check would each show up as another round trip
+//! per call. SQLite has no wire to count; it runs the same repository code.
+
+use std::time::Duration;
+
+use crate::database_test::postgres_ready_or_skip;
+use crate::postgres_wire_tap::PostgresWireTap;
+use crate::test_app::{STRONG_PASSWORD, TestApp, spawn_app_on_with};
+use crate::test_database::{Backend, TestDatabase};
+
+const CALLS: u64 = 50;
+
+/// Long enough for the last call's release ping; short of the 1 s after which an idle
+/// connection is pinged on checkout.
+const SETTLE: Duration = Duration::from_millis(300);
+
+async fn validate_many(app: &TestApp, access_token: &str) {
+    for _ in 0..CALLS {
+        app.validate(access_token).await.expect("the token is valid");
+    }
+    tokio::time::sleep(SETTLE).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_bearer_check_costs_one_statement_and_the_release_ping_on_postgresql() {
+    if !postgres_ready_or_skip(module_path!()).await {
+        return;
+    }
+    let mut database = TestDatabase::create(Backend::Postgres).await;
+    let tap = PostgresWireTap::in_front_of(&mut database).await;
+    let app = spawn_app_on_with(database, |settings| {
+        // Nothing in the background may use the pool while the calls are counted; the
+        // outbox sender is still woken by each new email.
+        settings.health_probe_interval = Duration::from_secs(3600);
+        settings.email.outbox_poll_interval = Duration::from_secs(3600);
+        settings.purge.interval = Duration::ZERO;
+    })
+    .await;
+    let tokens = app.logged_in_user("wire@example.com", STRONG_PASSWORD).await;
+    // Opens the pool's connections and prepares the lookup on each.
+    validate_many(&app, &tokens.access_token).await;
+
+    let before = tap.traffic();
+    validate_many(&app, &tokens.access_token).await;
+    let spent = tap.traffic() - before;
+
+    assert_eq!(
+        spent.statements, CALLS,
+        "one statement per bearer check: {spent:?}"
+    );
+    assert!(
+        (CALLS..=CALLS + CALLS / 5).contains(&spent.pings),
+        "one ping per check, as the connection is released; a ping on checkout too would make {}: {spent:?}",
+        2 * CALLS
+    );
+}

@@ -1,0 +1,190 @@
+//! A TCP forwarder in front of PostgreSQL that reads the client's half of the wire
+//! protocol, to count what the service asks of the database: statements run, and bare
+//! `Sync`s, which are sqlx's connection pings. Each of either is one round trip.
+//! TLS must be off (`sslmode=disable`) for the messages to be readable.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio_util::sync::{CancellationToken, DropGuard};
+use url::Url;
+
+use crate::test_database::TestDatabase;
+
+/// What every connection through the tap has sent so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Traffic {
+    /// `Execute` (extended protocol) and `Query` (simple protocol) messages.
+    pub statements: u64,
+    /// `Sync` messages with nothing before them since the last one.
+    pub pings: u64,
+}
+
+impl std::ops::Sub for Traffic {
+    type Output = Traffic;
+
+    fn sub(self, earlier: Traffic) -> Traffic {
+        Traffic {
+            statements: self.statements - earlier.statements,
+            pings: self.pings - earlier.pings,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    statements: AtomicU64,
+    pings: AtomicU64,
+}
+
+/// Forwards `127.0.0.1:{port}` to PostgreSQL at `upstream` until dropped.
+pub struct PostgresWireTap {
+    port: u16,
+    counters: Arc<Counters>,
+    _running: DropGuard,
+}
+
+impl PostgresWireTap {
+    /// Starts a tap in front of `database`'s server and points its URL at the tap.
+    pub async fn in_front_of(database: &mut TestDatabase) -> PostgresWireTap {
+        let mut url = Url::parse(&database.url).expect("database URL");
+        let host = url.host_str().expect("database host").to_owned();
+        let port = url.port_or_known_default().unwrap_or(5432);
+        let upstream = tokio::net::lookup_host((host, port))
+            .await
+            .expect("resolve the database host")
+            .next()
+            .expect("an address for the database host");
+        let tap = PostgresWireTap::start(upstream).await;
+        url.set_host(Some("127.0.0.1")).expect("a host");
+        url.set_port(Some(tap.port)).expect("a port");
+        url.query_pairs_mut().append_pair("sslmode", "disable");
+        database.url = url.to_string();
+        tap
+    }
+
+    async fn start(upstream: SocketAddr) -> PostgresWireTap {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .expect("bind the tap");
+        let port = listener.local_addr().expect("tap address").port();
+        let counters = Arc::new(Counters::default());
+        let shutdown = CancellationToken::new();
+        tokio::spawn(accept(
+            listener,
+            upstream,
+            Arc::clone(&counters),
+            shutdown.clone(),
+        ));
+        PostgresWireTap {
+            port,
+            counters,
+            _running: shutdown.drop_guard(),
+        }
+    }
+
+    pub fn traffic(&self) -> Traffic {
+        Traffic {
+            statements: self.counters.statements.load(Ordering::SeqCst),
+            pings: self.counters.pings.load(Ordering::SeqCst),
+        }
+    }
+}
+
+async fn accept(
+    listener: TcpListener,
+    upstream: SocketAddr,
+    counters: Arc<Counters>,
+    shutdown: CancellationToken,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => {
+                if let Ok((client, _)) = accepted {
+                    connections.spawn(forward(client, upstream, Arc::clone(&counters)));
+                }
+                while connections.try_join_next().is_some() {}
+            }
+        }
+    }
+    connections.shutdown().await;
+}
+
+async fn forward(client: TcpStream, upstream: SocketAddr, counters: Arc<Counters>) {
+    let Ok(server) = TcpStream::connect(upstream).await else {
+        return;
+    };
+    client.set_nodelay(true).ok();
+    server.set_nodelay(true).ok();
+    let (mut client_reads, mut client_writes) = client.into_split();
+    let (mut server_reads, mut server_writes) = server.into_split();
+    let replies = tokio::spawn(async move { tokio::io::copy(&mut server_reads, &mut client_writes).await });
+    let mut messages = ClientMessages::default();
+    let mut buffer = vec![0; 16 * 1024];
+    while let Ok(read) = client_reads.read(&mut buffer).await {
+        if read == 0 || server_writes.write_all(&buffer[..read]).await.is_err() {
+            break;
+        }
+        messages.feed(&buffer[..read], &counters);
+    }
+    replies.abort();
+}
+
+/// Splits the client's byte stream into messages: one untyped start-up message, then
+/// each message a type byte and a big-endian length that counts itself.
+#[derive(Default)]
+struct ClientMessages {
+    pending: Vec<u8>,
+    started: bool,
+    since_sync: u64,
+}
+
+impl ClientMessages {
+    fn feed(&mut self, bytes: &[u8], counters: &Counters) {
+        self.pending.extend_from_slice(bytes);
+        loop {
+            let length_at = usize::from(self.started);
+            let Some(length) = self.pending.get(length_at..length_at + 4) else {
+                return;
+            };
+            let end = length_at + u32::from_be_bytes(length.try_into().expect("four bytes")) as usize;
+            if self.pending.len() < end {
+                return;
+            }
+            if self.started {
+                self.count(self.pending[0], counters);
+            }
+            self.started = true;
+            self.pending.drain(..end);
+        }
+    }
+
+    fn count(&mut self, message_type: u8, counters: &Counters) {
+        match message_type {
+            b'S' => {
+                if self.since_sync == 0 {
+                    counters.pings.fetch_add(1, Ordering::SeqCst);
+                }
+                self.since_sync = 0;
+                return;
+            }
+            b'E' => {
+                counters.statements.fetch_add(1, Ordering::SeqCst);
+            }
+            // A simple query is a round trip of its own, without a Sync.
+            b'Q' => {
+                counters.statements.fetch_add(1, Ordering::SeqCst);
+                self.since_sync = 0;
+                return;
+            }
+            _ => {}
+        }
+        self.since_sync += 1;
+    }
+}
