@@ -24,7 +24,9 @@ use crate::hashing_limit::HashingLimit;
 use crate::options::{BenchOptions, Scenario};
 use crate::preparation::{BENCH_PASSWORD, MailDir};
 use crate::report::{LoadShape, Report};
-use crate::workers::{GetAccount, HealthCheck, Login, Mixed, Refresh, Signup, Validate, VerifyEmail};
+use crate::workers::{
+    GetAccount, GetJwks, HealthCheck, Login, Mixed, Refresh, Signup, Validate, VerifyEmail,
+};
 
 /// A load report, or the hashing limit.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -89,6 +91,12 @@ async fn run_against_server(options: &BenchOptions) -> anyhow::Result<Outcome> {
         Scenario::Health => {
             let workers = per_task(options, &channels, |channel, _| {
                 HealthCheck(HealthClient::new(channel))
+            });
+            measure(options, target, workers).await
+        }
+        Scenario::GetJwks => {
+            let workers = per_task(options, &channels, |channel, _| {
+                GetJwks(TokenServiceClient::new(channel))
             });
             measure(options, target, workers).await
         }

@@ -66,6 +66,8 @@ pub enum Scenario {
     GetAccount,
     /// grpc.health.v1 Check of the whole server.
     Health,
+    /// GetJwks: the public keys, as every verifying service fetches them.
+    GetJwks,
     /// A blend: validate 60 %, get-account 15 %, refresh 15 %, health 5 %, login 5 %.
     Mixed,
     /// Ceiling: a bare tonic unary service in-process, answering with its input.
@@ -173,6 +175,7 @@ mod tests {
             ("refresh", Scenario::Refresh),
             ("get-account", Scenario::GetAccount),
             ("health", Scenario::Health),
+            ("get-jwks", Scenario::GetJwks),
             ("mixed", Scenario::Mixed),
             ("echo", Scenario::Echo),
             ("echo-verify", Scenario::EchoVerify),

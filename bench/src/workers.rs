@@ -30,6 +30,15 @@ impl Worker for HealthCheck {
     }
 }
 
+/// GetJwks, which needs no state.
+pub struct GetJwks(pub TokenServiceClient<Channel>);
+
+impl Worker for GetJwks {
+    async fn call(&mut self) -> Outcome {
+        done(self.0.get_jwks(proto::GetJwksRequest {}).await)
+    }
+}
+
 /// ValidateAccessToken of one live token (also the ceilings' request).
 pub struct Validate {
     pub client: TokenServiceClient<Channel>,

@@ -129,6 +129,16 @@ async fn mixed_scenario_refreshes_validates_and_logs_in_without_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_jwks_scenario_fetches_the_public_keys_without_errors() {
+    let server = spawn_server().await;
+
+    let report = load_report(&options("get-jwks", &server.target, &server.mail_dir, &[])).await;
+
+    assert!(report.requests > 0, "{report}");
+    assert_eq!(report.errors_total, 0, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_email_scenario_uses_each_emailed_token_exactly_once() {
     let server = spawn_server().await;
     let options = options(
