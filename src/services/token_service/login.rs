@@ -107,10 +107,10 @@ impl TokenService {
         &self,
         user_id: Option<uuid::Uuid>,
         email: &EmailAddress,
-        reason: &str,
+        reason: &'static str,
         client: &ClientInfo,
     ) -> Result<(), ServiceError> {
-        metrics::counter!("identity_logins_total", "outcome" => reason.to_owned()).increment(1);
+        metrics::counter!("identity_logins_total", "outcome" => reason).increment(1);
         let metadata = json!({ "email": email.as_str(), "reason": reason });
         audit_log::record(
             &self.db,
