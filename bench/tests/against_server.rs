@@ -104,14 +104,19 @@ async fn load_report(options: &BenchOptions) -> Report {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn validate_scenario_measures_successful_requests_against_the_real_server() {
+/// `scenario` with the test options against a fresh server; fails on any error.
+async fn clean_run(scenario: &str) -> Report {
     let server = spawn_server().await;
-
-    let report = load_report(&options("validate", &server.target, &server.mail_dir, &[])).await;
-
+    let report = load_report(&options(scenario, &server.target, &server.mail_dir, &[])).await;
     assert!(report.requests > 0, "{report}");
     assert_eq!(report.errors_total, 0, "{report}");
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_scenario_measures_successful_requests_against_the_real_server() {
+    let report = clean_run("validate").await;
+
     assert!(
         report.requests_per_sec > 0.0 && report.latency_micros.p99 > 0,
         "{report}"
@@ -119,23 +124,15 @@ async fn validate_scenario_measures_successful_requests_against_the_real_server(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mixed_scenario_refreshes_validates_and_logs_in_without_errors() {
-    let server = spawn_server().await;
-
-    let report = load_report(&options("mixed", &server.target, &server.mail_dir, &[])).await;
-
-    assert!(report.requests >= 20, "a whole blend at least: {report}");
-    assert_eq!(report.errors_total, 0, "{report}");
+async fn get_jwks_scenario_fetches_the_public_keys_without_errors() {
+    clean_run("get-jwks").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn get_jwks_scenario_fetches_the_public_keys_without_errors() {
-    let server = spawn_server().await;
+async fn mixed_scenario_refreshes_validates_and_logs_in_without_errors() {
+    let report = clean_run("mixed").await;
 
-    let report = load_report(&options("get-jwks", &server.target, &server.mail_dir, &[])).await;
-
-    assert!(report.requests > 0, "{report}");
-    assert_eq!(report.errors_total, 0, "{report}");
+    assert!(report.requests >= 20, "a whole blend at least: {report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
