@@ -3,16 +3,12 @@
 //! `Sync`s, which are sqlx's connection pings. Each of either is one round trip.
 //! TLS must be off (`sslmode=disable`) for the messages to be readable.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
-use tokio_util::sync::{CancellationToken, DropGuard};
 use url::Url;
 
+use crate::tcp_proxy::TcpProxy;
 use crate::test_database::TestDatabase;
 
 /// What every connection through the tap has sent so far.
@@ -41,11 +37,10 @@ struct Counters {
     pings: AtomicU64,
 }
 
-/// Forwards `127.0.0.1:{port}` to PostgreSQL at `upstream` until dropped.
+/// Forwards to PostgreSQL and counts what crosses, until dropped.
 pub struct PostgresWireTap {
-    port: u16,
     counters: Arc<Counters>,
-    _running: DropGuard,
+    _proxy: TcpProxy,
 }
 
 impl PostgresWireTap {
@@ -59,31 +54,23 @@ impl PostgresWireTap {
             .expect("resolve the database host")
             .next()
             .expect("an address for the database host");
-        let tap = PostgresWireTap::start(upstream).await;
+        let counters = Arc::new(Counters::default());
+        let counted = Arc::clone(&counters);
+        let proxy = TcpProxy::observing(
+            upstream,
+            Arc::new(move || {
+                let counters = Arc::clone(&counted);
+                let mut messages = ClientMessages::default();
+                Box::new(move |bytes: &[u8]| messages.feed(bytes, &counters))
+            }),
+        );
         url.set_host(Some("127.0.0.1")).expect("a host");
-        url.set_port(Some(tap.port)).expect("a port");
+        url.set_port(Some(proxy.port())).expect("a port");
         url.query_pairs_mut().append_pair("sslmode", "disable");
         database.url = url.to_string();
-        tap
-    }
-
-    async fn start(upstream: SocketAddr) -> PostgresWireTap {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .await
-            .expect("bind the tap");
-        let port = listener.local_addr().expect("tap address").port();
-        let counters = Arc::new(Counters::default());
-        let shutdown = CancellationToken::new();
-        tokio::spawn(accept(
-            listener,
-            upstream,
-            Arc::clone(&counters),
-            shutdown.clone(),
-        ));
         PostgresWireTap {
-            port,
             counters,
-            _running: shutdown.drop_guard(),
+            _proxy: proxy,
         }
     }
 
@@ -93,47 +80,6 @@ impl PostgresWireTap {
             pings: self.counters.pings.load(Ordering::SeqCst),
         }
     }
-}
-
-async fn accept(
-    listener: TcpListener,
-    upstream: SocketAddr,
-    counters: Arc<Counters>,
-    shutdown: CancellationToken,
-) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            accepted = listener.accept() => {
-                if let Ok((client, _)) = accepted {
-                    connections.spawn(forward(client, upstream, Arc::clone(&counters)));
-                }
-                while connections.try_join_next().is_some() {}
-            }
-        }
-    }
-    connections.shutdown().await;
-}
-
-async fn forward(client: TcpStream, upstream: SocketAddr, counters: Arc<Counters>) {
-    let Ok(server) = TcpStream::connect(upstream).await else {
-        return;
-    };
-    client.set_nodelay(true).ok();
-    server.set_nodelay(true).ok();
-    let (mut client_reads, mut client_writes) = client.into_split();
-    let (mut server_reads, mut server_writes) = server.into_split();
-    let replies = tokio::spawn(async move { tokio::io::copy(&mut server_reads, &mut client_writes).await });
-    let mut messages = ClientMessages::default();
-    let mut buffer = vec![0; 16 * 1024];
-    while let Ok(read) = client_reads.read(&mut buffer).await {
-        if read == 0 || server_writes.write_all(&buffer[..read]).await.is_err() {
-            break;
-        }
-        messages.feed(&buffer[..read], &counters);
-    }
-    replies.abort();
 }
 
 /// Splits the client's byte stream into messages: one untyped start-up message, then
