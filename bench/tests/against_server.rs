@@ -125,7 +125,28 @@ async fn validate_scenario_measures_successful_requests_against_the_real_server(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_jwks_scenario_fetches_the_public_keys_without_errors() {
-    clean_run("get-jwks").await;
+    // The recorder is process-wide: it must be in place before the server answers.
+    let metrics = identity::observability::prometheus_handle();
+
+    let report = clean_run("get-jwks").await;
+
+    // Only this test calls GetJwks in this process; the server also counts the warm-up.
+    let served = successful_calls(&metrics.render(), "GetJwks");
+    assert!(
+        served >= report.requests,
+        "every measured request was a GetJwks ({served} served): {report}"
+    );
+}
+
+/// The server's count of `method` calls that ended OK, from its Prometheus exposition.
+fn successful_calls(exposition: &str, method: &str) -> u64 {
+    let method_label = format!("method=\"{method}\"");
+    exposition
+        .lines()
+        .filter(|line| line.starts_with("identity_grpc_requests_total{"))
+        .filter(|line| line.contains(&method_label) && line.contains("code=\"OK\""))
+        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<u64>().ok())
+        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

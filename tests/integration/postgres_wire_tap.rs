@@ -1,10 +1,9 @@
-//! A TCP forwarder in front of PostgreSQL that reads the client's half of the wire
+//! A `TcpProxy` in front of PostgreSQL whose observer reads the client's half of the wire
 //! protocol, to count what the service asks of the database: statements run, and bare
 //! `Sync`s, which are sqlx's connection pings. Each of either is one round trip.
 //! TLS must be off (`sslmode=disable`) for the messages to be readable.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use url::Url;
 
@@ -12,7 +11,7 @@ use crate::tcp_proxy::TcpProxy;
 use crate::test_database::TestDatabase;
 
 /// What every connection through the tap has sent so far.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Traffic {
     /// `Execute` (extended protocol) and `Query` (simple protocol) messages.
     pub statements: u64,
@@ -31,15 +30,9 @@ impl std::ops::Sub for Traffic {
     }
 }
 
-#[derive(Default)]
-struct Counters {
-    statements: AtomicU64,
-    pings: AtomicU64,
-}
-
 /// Forwards to PostgreSQL and counts what crosses, until dropped.
 pub struct PostgresWireTap {
-    counters: Arc<Counters>,
+    traffic: Arc<Mutex<Traffic>>,
     _proxy: TcpProxy,
 }
 
@@ -54,14 +47,16 @@ impl PostgresWireTap {
             .expect("resolve the database host")
             .next()
             .expect("an address for the database host");
-        let counters = Arc::new(Counters::default());
-        let counted = Arc::clone(&counters);
+        let traffic = Arc::new(Mutex::new(Traffic::default()));
+        let counted = Arc::clone(&traffic);
         let proxy = TcpProxy::observing(
             upstream,
             Arc::new(move || {
-                let counters = Arc::clone(&counted);
+                let traffic = Arc::clone(&counted);
                 let mut messages = ClientMessages::default();
-                Box::new(move |bytes: &[u8]| messages.feed(bytes, &counters))
+                Box::new(move |bytes: &[u8]| {
+                    messages.feed(bytes, &mut traffic.lock().expect("traffic lock"));
+                })
             }),
         );
         url.set_host(Some("127.0.0.1")).expect("a host");
@@ -69,16 +64,13 @@ impl PostgresWireTap {
         url.query_pairs_mut().append_pair("sslmode", "disable");
         database.url = url.to_string();
         PostgresWireTap {
-            counters,
+            traffic,
             _proxy: proxy,
         }
     }
 
     pub fn traffic(&self) -> Traffic {
-        Traffic {
-            statements: self.counters.statements.load(Ordering::SeqCst),
-            pings: self.counters.pings.load(Ordering::SeqCst),
-        }
+        *self.traffic.lock().expect("traffic lock")
     }
 }
 
@@ -92,7 +84,7 @@ struct ClientMessages {
 }
 
 impl ClientMessages {
-    fn feed(&mut self, bytes: &[u8], counters: &Counters) {
+    fn feed(&mut self, bytes: &[u8], traffic: &mut Traffic) {
         self.pending.extend_from_slice(bytes);
         loop {
             let length_at = usize::from(self.started);
@@ -104,33 +96,32 @@ impl ClientMessages {
                 return;
             }
             if self.started {
-                self.count(self.pending[0], counters);
+                self.count(self.pending[0], traffic);
             }
             self.started = true;
             self.pending.drain(..end);
         }
     }
 
-    fn count(&mut self, message_type: u8, counters: &Counters) {
+    fn count(&mut self, message_type: u8, traffic: &mut Traffic) {
         match message_type {
             b'S' => {
                 if self.since_sync == 0 {
-                    counters.pings.fetch_add(1, Ordering::SeqCst);
+                    traffic.pings += 1;
                 }
                 self.since_sync = 0;
-                return;
-            }
-            b'E' => {
-                counters.statements.fetch_add(1, Ordering::SeqCst);
             }
             // A simple query is a round trip of its own, without a Sync.
             b'Q' => {
-                counters.statements.fetch_add(1, Ordering::SeqCst);
+                traffic.statements += 1;
                 self.since_sync = 0;
-                return;
             }
-            _ => {}
+            other => {
+                if other == b'E' {
+                    traffic.statements += 1;
+                }
+                self.since_sync += 1;
+            }
         }
-        self.since_sync += 1;
     }
 }

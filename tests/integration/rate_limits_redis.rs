@@ -80,7 +80,7 @@ async fn two_instances_on_one_redis_draw_from_one_budget(backend: Backend) {
 async fn with_redis_cut_off_the_service_keeps_limiting_locally_then_shares_again() {
     let prefix = unique_prefix();
     let upstream: SocketAddr = REDIS.parse().unwrap();
-    let mut proxy = TcpProxy::start(upstream).await;
+    let mut proxy = TcpProxy::start(upstream);
     let url = format!("redis://127.0.0.1:{}", proxy.port());
     let app = spawn_app_with(Backend::Sqlite, |s| shared_limits(s, url, &prefix, 2)).await;
     wrong_password(&app, "before@example.com").await;

@@ -28,7 +28,7 @@ pub struct TcpProxy {
 }
 
 impl TcpProxy {
-    pub async fn start(upstream: SocketAddr) -> TcpProxy {
+    pub fn start(upstream: SocketAddr) -> TcpProxy {
         TcpProxy::listen(upstream, None)
     }
 
