@@ -8,6 +8,7 @@ pub mod email_outbox_repository;
 pub mod email_verification_token_repository;
 pub mod password_reset_token_repository;
 pub mod refresh_token_repository;
+pub mod session_lookups;
 pub mod session_repository;
 pub mod single_use_token_repository;
 pub mod transaction;

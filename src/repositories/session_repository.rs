@@ -58,6 +58,25 @@ pub async fn find_with_user(
     Ok(row.and_then(|(session, user)| Some((session, user?))))
 }
 
+/// The sessions with these ids and their users, revoked or not, in one query: the
+/// bearer checks that arrive together share it (`session_lookups`). Unknown ids are
+/// simply missing from the answer.
+#[tracing::instrument(skip_all, fields(sessions = ids.len()))]
+pub async fn find_many_with_user(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<Vec<(session::Model, user::Model)>, DbErr> {
+    let rows = session::Entity::find()
+        .filter(session::Column::Id.is_in(ids.iter().copied()))
+        .find_also_related(user::Entity)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(session, user)| Some((session, user?)))
+        .collect())
+}
+
 /// Records a refresh: the session was used now and lives until `expires_at`.
 #[tracing::instrument(skip_all, fields(session_id = %id))]
 pub async fn extend(

@@ -2,9 +2,12 @@
 //! joined with its user) and the ping sqlx sends as the connection goes back to the pool.
 //! sqlx's default ping on checkout (`database::PING_WHEN_IDLE_FOR` turns it off for hot
 //! connections) or a second query per check would each show up as another round trip
-//! per call. SQLite has no wire to count; it runs the same repository code.
+//! per call. Checks that wait for the database together share one statement. SQLite has
+//! no wire to count; it runs the same repository code.
 
 use std::time::Duration;
+
+use futures::future::join_all;
 
 use crate::database_test::postgres_ready_or_skip;
 use crate::postgres_wire_tap::PostgresWireTap;
@@ -17,18 +20,8 @@ const CALLS: u64 = 50;
 /// connection is pinged on checkout.
 const SETTLE: Duration = Duration::from_millis(300);
 
-async fn validate_many(app: &TestApp, access_token: &str) {
-    for _ in 0..CALLS {
-        app.validate(access_token).await.expect("the token is valid");
-    }
-    tokio::time::sleep(SETTLE).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_bearer_check_costs_one_statement_and_the_release_ping_on_postgresql() {
-    if !postgres_ready_or_skip(module_path!()).await {
-        return;
-    }
+/// The server, on a tapped PostgreSQL with nothing in the background, and a session.
+async fn tapped_app() -> (TestApp, PostgresWireTap, String) {
     let mut database = TestDatabase::create(Backend::Postgres).await;
     let tap = PostgresWireTap::in_front_of(&mut database).await;
     let app = spawn_app_on_with(database, |settings| {
@@ -42,9 +35,25 @@ async fn a_bearer_check_costs_one_statement_and_the_release_ping_on_postgresql()
     let tokens = app.logged_in_user("wire@example.com", STRONG_PASSWORD).await;
     // Opens the pool's connections and prepares the lookup on each.
     validate_many(&app, &tokens.access_token).await;
+    (app, tap, tokens.access_token)
+}
+
+async fn validate_many(app: &TestApp, access_token: &str) {
+    for _ in 0..CALLS {
+        app.validate(access_token).await.expect("the token is valid");
+    }
+    tokio::time::sleep(SETTLE).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_bearer_check_costs_one_statement_and_the_release_ping_on_postgresql() {
+    if !postgres_ready_or_skip(module_path!()).await {
+        return;
+    }
+    let (app, tap, access_token) = tapped_app().await;
 
     let before = tap.traffic();
-    validate_many(&app, &tokens.access_token).await;
+    validate_many(&app, &access_token).await;
     let spent = tap.traffic() - before;
 
     assert_eq!(
@@ -55,5 +64,31 @@ async fn a_bearer_check_costs_one_statement_and_the_release_ping_on_postgresql()
         (CALLS..=CALLS + CALLS / 5).contains(&spent.pings),
         "one ping per check, as the connection is released; a ping on checkout too would make {}: {spent:?}",
         2 * CALLS
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bearer_checks_that_arrive_together_share_statements_on_postgresql() {
+    if !postgres_ready_or_skip(module_path!()).await {
+        return;
+    }
+    let (app, tap, access_token) = tapped_app().await;
+
+    let before = tap.traffic();
+    let checks = (0..CALLS).map(|_| app.validate(&access_token));
+    for answer in join_all(checks).await {
+        answer.expect("the token is valid");
+    }
+    tokio::time::sleep(SETTLE).await;
+    let spent = tap.traffic() - before;
+
+    // Each check queues while the query before it runs, so only the first goes alone.
+    assert!(
+        (1..=CALLS / 2).contains(&spent.statements),
+        "{CALLS} checks at once share queries: {spent:?}"
+    );
+    assert!(
+        (spent.statements..=2 * spent.statements).contains(&spent.pings),
+        "a release ping per shared query, and one on checkout for a connection idle 1 s: {spent:?}"
     );
 }

@@ -3,7 +3,11 @@
 
 use identity::proto::{
     ListSessionsRequest, LogoutAllRequest, LogoutRequest, RefreshTokenRequest, RevokeSessionRequest, Session,
+    ValidateAccessTokenRequest,
 };
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tonic::{Code, Status};
 
 use crate::status_assertions::{assert_field_violation, assert_status};
@@ -62,6 +66,58 @@ async fn logout_revokes_the_session_and_is_idempotent(backend: Backend) {
     app.validate(&other.access_token)
         .await
         .expect("other sessions stay");
+}
+
+database_test!(a_logout_is_seen_by_every_check_after_it_while_other_checks_share_queries);
+async fn a_logout_is_seen_by_every_check_after_it_while_other_checks_share_queries(backend: Backend) {
+    const ROUNDS: usize = 8;
+    let app = spawn_app(backend).await;
+    let busy = app.logged_in_user("busy@example.com", STRONG_PASSWORD).await;
+    let mut leaving = Vec::new();
+    for _ in 0..ROUNDS {
+        leaving.push(
+            app.login("busy@example.com", STRONG_PASSWORD)
+                .await
+                .tokens
+                .unwrap(),
+        );
+    }
+    // Checks of another session keep the shared lookup busy throughout, so each check
+    // below queues behind a query that is already running.
+    let stop = Arc::new(AtomicBool::new(false));
+    let load: Vec<_> = (0..8)
+        .map(|_| {
+            let (mut client, access_token, stop) =
+                (app.tokens.clone(), busy.access_token.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut checks = 0_u32;
+                while !stop.load(Ordering::Relaxed) {
+                    let request = ValidateAccessTokenRequest {
+                        access_token: access_token.clone(),
+                    };
+                    client
+                        .validate_access_token(request)
+                        .await
+                        .expect("the busy session stays valid");
+                    checks += 1;
+                }
+                checks
+            })
+        })
+        .collect();
+
+    for tokens in &leaving {
+        app.validate(&tokens.access_token)
+            .await
+            .expect("valid before its logout");
+        logout(&app, &tokens.refresh_token).await.unwrap();
+        assert_revoked(&app, &tokens.access_token).await;
+    }
+
+    stop.store(true, Ordering::Relaxed);
+    for checks in futures::future::join_all(load).await {
+        assert!(checks.unwrap() > 0, "the load ran");
+    }
 }
 
 database_test!(logout_refuses_unknown_and_missing_refresh_tokens);

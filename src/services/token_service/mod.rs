@@ -18,11 +18,13 @@ use crate::domain::{OpaqueToken, TokenPair};
 use crate::email::OutboxWaker;
 use crate::rate_limit::RateLimiter;
 use crate::repositories::refresh_token_repository;
+use crate::repositories::session_lookups::SessionLookups;
 
 /// Sessions and the tokens that prove them.
 #[derive(Clone)]
 pub struct TokenService {
     db: DatabaseConnection,
+    sessions: SessionLookups,
     hasher: PasswordHasher,
     access_tokens: AccessTokens,
     settings: TokenSettings,
@@ -39,6 +41,7 @@ impl TokenService {
         outbox: OutboxWaker,
     ) -> Self {
         Self {
+            sessions: SessionLookups::start(db.clone()),
             db,
             hasher,
             access_tokens,

@@ -16,7 +16,8 @@ use crate::services::user_row::to_user;
 impl TokenService {
     /// Checks an access token as every bearer RPC does: signature (EdDSA only, known
     /// `kid`), `exp`, `iss`, `aud`, then its session and user in one query, so a revoked session
-    /// stops working at once rather than when its token expires.
+    /// stops working at once rather than when its token expires. Checks that wait for the
+    /// database together share that query (`session_lookups`), never one already running.
     ///
     /// # Errors
     /// `AccessTokenInvalid`, `AccessTokenExpired`, `SessionRevoked`, `AccountDisabled`,
@@ -28,7 +29,9 @@ impl TokenService {
             AccessTokenError::Expired => ServiceError::AccessTokenExpired,
         })?;
         tracing::Span::current().record("user_id", tracing::field::display(verified.user_id));
-        let (session, user) = session_repository::find_with_user(&self.db, verified.session_id)
+        let (session, user) = self
+            .sessions
+            .find_with_user(verified.session_id)
             .await?
             .filter(|(session, _)| session.user_id == verified.user_id)
             .ok_or(ServiceError::AccessTokenInvalid)?;

@@ -1,0 +1,272 @@
+//! Bearer checks that arrive together share one session lookup.
+//!
+//! Every bearer check must see its session as the database has it now: a revocation,
+//! also one written by `identity users` from another process, takes effect at once, so
+//! the lookup cannot be cached. What can be shared is the trip. Under load many checks
+//! wait for the database at the same moment, and one `IN (…)` query answers them all for
+//! the price of one hand-off to SQLite's connection thread, or one PostgreSQL round trip,
+//! plus sqlx's ping as the connection goes back to the pool.
+//!
+//! A check only ever joins a query that has not started yet: checks queue while one query
+//! runs and go together in the next. So each answer was read after its check arrived, and
+//! a revocation committed before a check began is always seen.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use sea_orm::{DatabaseConnection, DbErr};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::session_repository;
+use crate::entities::{session, user};
+
+/// The most checks one query answers. A power of two, see [`padded`].
+const MAX_BATCH: usize = 64;
+
+/// Looks up sessions with their users, sharing each query among the checks waiting for it.
+#[derive(Clone)]
+pub struct SessionLookups {
+    batches: Batches<Uuid, (session::Model, user::Model), DbErr>,
+}
+
+impl SessionLookups {
+    /// Starts the task that runs the shared queries on `db`. It ends when the last clone
+    /// of this handle is dropped. Must be called inside a Tokio runtime.
+    pub fn start(db: DatabaseConnection) -> Self {
+        let batches = Batches::start(move |ids: Vec<Uuid>| {
+            let db = db.clone();
+            async move {
+                let rows = session_repository::find_many_with_user(&db, &padded(ids)).await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(session, user)| (session.id, (session, user)))
+                    .collect())
+            }
+        });
+        Self { batches }
+    }
+
+    /// The session with this id and its user, revoked or not, as the database has them
+    /// now; `None` when there is no such session.
+    ///
+    /// # Errors
+    /// The shared query's error, for every check that was waiting for it.
+    pub async fn find_with_user(&self, id: Uuid) -> Result<Option<(session::Model, user::Model)>, DbErr> {
+        self.batches
+            .get(id)
+            .await
+            .unwrap_or_else(|| Err(DbErr::Custom("the session lookup task has stopped".to_owned())))
+    }
+}
+
+/// `ids` lengthened to the next power of two by repeating the last one, so that the
+/// connections' statement caches hold seven shapes of the query (1 to 64 ids), not 64.
+fn padded(mut ids: Vec<Uuid>) -> Vec<Uuid> {
+    if let Some(&last) = ids.last() {
+        ids.resize(ids.len().next_power_of_two(), last);
+    }
+    ids
+}
+
+type Reply<V, E> = oneshot::Sender<Result<Option<V>, E>>;
+
+/// A queue of keys in front of one task that answers them in batches, one batch at a time:
+/// keys that arrive while a batch is running wait for the next one.
+struct Batches<K, V, E> {
+    queue: mpsc::UnboundedSender<(K, Reply<V, E>)>,
+}
+
+impl<K, V, E> Clone for Batches<K, V, E> {
+    fn clone(&self) -> Self {
+        Self {
+            queue: self.queue.clone(),
+        }
+    }
+}
+
+impl<K, V, E> Batches<K, V, E>
+where
+    K: Copy + Eq + Hash + Send + 'static,
+    V: Clone + Send + 'static,
+    E: Clone + Send + 'static,
+{
+    /// `lookup` receives each batch's distinct keys and answers with the values it found.
+    fn start<F, Fut>(lookup: F) -> Self
+    where
+        F: Fn(Vec<K>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<HashMap<K, V>, E>> + Send,
+    {
+        // Unbounded on purpose: each entry is a request in flight that awaits its answer,
+        // so the server's own concurrency limit bounds the queue.
+        let (queue, mut waiting) = mpsc::unbounded_channel::<(K, Reply<V, E>)>();
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                let mut keys: Vec<K> = batch.iter().map(|(key, _)| *key).collect();
+                let mut seen = std::collections::HashSet::with_capacity(keys.len());
+                keys.retain(|key| seen.insert(*key));
+                let answer = lookup(keys).await;
+                for (key, reply) in batch.drain(..) {
+                    // A check whose caller gave up has dropped its receiver; nothing to do.
+                    let _ = reply.send(match &answer {
+                        Ok(found) => Ok(found.get(&key).cloned()),
+                        Err(error) => Err(error.clone()),
+                    });
+                }
+            }
+        });
+        Self { queue }
+    }
+
+    /// The value for `key` from the next batch; `None` if the task has stopped.
+    async fn get(&self, key: K) -> Option<Result<Option<V>, E>> {
+        let (reply, answer) = oneshot::channel();
+        self.queue.send((key, reply)).ok()?;
+        answer.await.ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use futures::future::join_all;
+    use futures::poll;
+    use tokio::sync::Notify;
+
+    use super::*;
+
+    /// A lookup that records each batch it is given and, while `hold` is set, waits to
+    /// be released before it answers. It knows every key below 100 as its own double.
+    #[derive(Clone, Default)]
+    struct RecordingLookup {
+        batches: Arc<Mutex<Vec<Vec<u32>>>>,
+        started: Arc<Notify>,
+        release: Arc<Notify>,
+        hold: Arc<AtomicBool>,
+    }
+
+    impl RecordingLookup {
+        fn start(&self) -> Batches<u32, u32, String> {
+            let lookup = self.clone();
+            Batches::start(move |keys: Vec<u32>| {
+                let lookup = lookup.clone();
+                async move {
+                    lookup.batches.lock().unwrap().push(keys.clone());
+                    if lookup.hold.load(Ordering::SeqCst) {
+                        lookup.started.notify_one();
+                        lookup.release.notified().await;
+                    }
+                    if keys.contains(&666) {
+                        return Err("database away".to_owned());
+                    }
+                    Ok(keys
+                        .into_iter()
+                        .filter(|&key| key < 100)
+                        .map(|key| (key, key * 2))
+                        .collect())
+                }
+            })
+        }
+
+        fn batches(&self) -> Vec<Vec<u32>> {
+            self.batches.lock().unwrap().clone()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lone_key_gets_its_own_answer() {
+        let lookup = RecordingLookup::default();
+        let batches = lookup.start();
+
+        assert_eq!(batches.get(21).await, Some(Ok(Some(42))));
+        assert_eq!(batches.get(200).await, Some(Ok(None)));
+        assert_eq!(lookup.batches(), vec![vec![21], vec![200]]);
+    }
+
+    #[tokio::test]
+    async fn keys_that_arrive_during_a_query_wait_for_the_next_one_and_share_it() {
+        let lookup = RecordingLookup::default();
+        lookup.hold.store(true, Ordering::SeqCst);
+        let batches = lookup.start();
+
+        let first = tokio::spawn({
+            let batches = batches.clone();
+            async move { batches.get(1).await }
+        });
+        lookup.started.notified().await;
+        // The first query has begun: these must not be answered by it.
+        let mut later = Box::pin(join_all([2, 3, 3].map(|key| batches.get(key))));
+        assert!(poll!(&mut later).is_pending(), "all three are queued");
+        lookup.hold.store(false, Ordering::SeqCst);
+        lookup.release.notify_one();
+
+        assert_eq!(first.await.unwrap(), Some(Ok(Some(2))));
+        assert_eq!(
+            later.await,
+            vec![Some(Ok(Some(4))), Some(Ok(Some(6))), Some(Ok(Some(6)))]
+        );
+        assert_eq!(
+            lookup.batches(),
+            vec![vec![1], vec![2, 3]],
+            "one query for the three late keys, each key once"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_query_fails_every_check_that_waited_for_it_and_only_those() {
+        let lookup = RecordingLookup::default();
+        lookup.hold.store(true, Ordering::SeqCst);
+        let batches = lookup.start();
+
+        let first = tokio::spawn({
+            let batches = batches.clone();
+            async move { batches.get(5).await }
+        });
+        lookup.started.notified().await;
+        let mut failing = Box::pin(join_all([7, 666].map(|key| batches.get(key))));
+        assert!(poll!(&mut failing).is_pending(), "both are queued");
+        lookup.hold.store(false, Ordering::SeqCst);
+        lookup.release.notify_one();
+
+        assert_eq!(first.await.unwrap(), Some(Ok(Some(10))));
+        let away = Some(Err("database away".to_owned()));
+        assert_eq!(failing.await, vec![away.clone(), away]);
+        assert_eq!(
+            batches.get(8).await,
+            Some(Ok(Some(16))),
+            "the next batch is unaffected"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_check_whose_caller_gave_up_does_not_stop_the_others() {
+        let lookup = RecordingLookup::default();
+        lookup.hold.store(true, Ordering::SeqCst);
+        let batches = lookup.start();
+
+        let abandoned = tokio::spawn({
+            let batches = batches.clone();
+            async move { batches.get(1).await }
+        });
+        lookup.started.notified().await;
+        abandoned.abort();
+        lookup.hold.store(false, Ordering::SeqCst);
+        lookup.release.notify_one();
+
+        assert_eq!(batches.get(4).await, Some(Ok(Some(8))));
+    }
+
+    #[test]
+    fn a_batch_is_padded_to_a_power_of_two_with_its_last_id() {
+        let ids: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
+        let padded = padded(ids.clone());
+        assert_eq!(padded.len(), 8);
+        assert_eq!(&padded[..5], &ids[..]);
+        assert!(padded[5..].iter().all(|id| *id == ids[4]));
+        assert!(super::padded(Vec::new()).is_empty());
+        assert_eq!(super::padded(vec![ids[0]]), vec![ids[0]]);
+    }
+}
