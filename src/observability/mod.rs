@@ -59,6 +59,14 @@ fn describe_series() {
         "identity_refresh_token_reuse_total",
         "Consumed refresh tokens presented again (each revoked its session)"
     );
+    describe_counter!(
+        "identity_session_lookup_queries_total",
+        "Queries that looked up sessions for bearer checks"
+    );
+    describe_counter!(
+        "identity_session_lookup_checks_total",
+        "Bearer checks answered by those queries: per query, how many checks shared one"
+    );
     describe_gauge!("identity_outbox_pending_emails", "Queued emails not sent yet");
     describe_gauge!(
         "identity_outbox_failed_emails",

@@ -11,7 +11,7 @@
 //! runs and go together in the next. So each answer was read after its check arrived, and
 //! a revocation committed before a check began is always seen.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 
 use sea_orm::{DatabaseConnection, DbErr};
@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::session_repository;
 use crate::entities::{session, user};
 
-/// The most checks one query answers. A power of two, see [`padded`].
+/// The most checks one query answers. A power of two, see [`distinct_padded`].
 const MAX_BATCH: usize = 64;
 
 /// Looks up sessions with their users, sharing each query among the checks waiting for it.
@@ -37,7 +37,9 @@ impl SessionLookups {
         let batches = Batches::start(move |ids: Vec<Uuid>| {
             let db = db.clone();
             async move {
-                let rows = session_repository::find_many_with_user(&db, &padded(ids)).await?;
+                metrics::counter!("identity_session_lookup_queries_total").increment(1);
+                metrics::counter!("identity_session_lookup_checks_total").increment(ids.len() as u64);
+                let rows = session_repository::find_many_with_user(&db, &distinct_padded(ids)).await?;
                 Ok(rows
                     .into_iter()
                     .map(|(session, user)| (session.id, (session, user)))
@@ -60,9 +62,12 @@ impl SessionLookups {
     }
 }
 
-/// `ids` lengthened to the next power of two by repeating the last one, so that the
-/// connections' statement caches hold seven shapes of the query (1 to 64 ids), not 64.
-fn padded(mut ids: Vec<Uuid>) -> Vec<Uuid> {
+/// Each of `ids` once, lengthened to the next power of two by repeating the last one, so
+/// that the connections' statement caches hold seven shapes of the query (1 to 64 ids),
+/// not 64.
+fn distinct_padded(mut ids: Vec<Uuid>) -> Vec<Uuid> {
+    let mut seen = HashSet::with_capacity(ids.len());
+    ids.retain(|id| seen.insert(*id));
     if let Some(&last) = ids.last() {
         ids.resize(ids.len().next_power_of_two(), last);
     }
@@ -91,7 +96,8 @@ where
     V: Clone + Send + 'static,
     E: Clone + Send + 'static,
 {
-    /// `lookup` receives each batch's distinct keys and answers with the values it found.
+    /// `lookup` receives each batch's keys, one per check, and answers with the values it
+    /// found.
     fn start<F, Fut>(lookup: F) -> Self
     where
         F: Fn(Vec<K>) -> Fut + Send + 'static,
@@ -103,10 +109,7 @@ where
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
             while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
-                let mut keys: Vec<K> = batch.iter().map(|(key, _)| *key).collect();
-                let mut seen = std::collections::HashSet::with_capacity(keys.len());
-                keys.retain(|key| seen.insert(*key));
-                let answer = lookup(keys).await;
+                let answer = lookup(batch.iter().map(|(key, _)| *key).collect()).await;
                 for (key, reply) in batch.drain(..) {
                     // A check whose caller gave up has dropped its receiver; nothing to do.
                     let _ = reply.send(match &answer {
@@ -129,6 +132,8 @@ where
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
 
@@ -210,8 +215,8 @@ mod tests {
         );
         assert_eq!(
             lookup.batches(),
-            vec![vec![1], vec![2, 3]],
-            "one query for the three late keys, each key once"
+            vec![vec![1], vec![2, 3, 3]],
+            "one query for the three late keys"
         );
     }
 
@@ -260,13 +265,13 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_is_padded_to_a_power_of_two_with_its_last_id() {
+    fn a_batch_asks_for_each_id_once_padded_to_a_power_of_two_with_its_last_id() {
         let ids: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
-        let padded = padded(ids.clone());
-        assert_eq!(padded.len(), 8);
-        assert_eq!(&padded[..5], &ids[..]);
-        assert!(padded[5..].iter().all(|id| *id == ids[4]));
-        assert!(super::padded(Vec::new()).is_empty());
-        assert_eq!(super::padded(vec![ids[0]]), vec![ids[0]]);
+        let asked = distinct_padded([&ids[..], &ids[..2]].concat());
+        assert_eq!(asked.len(), 8);
+        assert_eq!(&asked[..5], &ids[..]);
+        assert!(asked[5..].iter().all(|id| *id == ids[4]));
+        assert!(distinct_padded(Vec::new()).is_empty());
+        assert_eq!(distinct_padded(vec![ids[0], ids[0]]), vec![ids[0]]);
     }
 }

@@ -66,6 +66,7 @@ async fn metrics_count_rpcs_by_code_and_the_domain_events(backend: Backend) {
     let before = scrape(&app).await;
 
     let tokens = app.logged_in_user("counted@example.com", STRONG_PASSWORD).await;
+    app.validate(&tokens.access_token).await.unwrap();
     let wrong = LoginRequest {
         email: "counted@example.com".into(),
         password: "not the password at all".into(),
@@ -122,6 +123,14 @@ async fn metrics_count_rpcs_by_code_and_the_domain_events(backend: Backend) {
         "{after}"
     );
     assert!(grew("identity_refresh_token_reuse_total", &[]) >= 1.0, "{after}");
+    assert!(
+        grew("identity_session_lookup_checks_total", &[]) >= 1.0,
+        "{after}"
+    );
+    assert!(
+        grew("identity_session_lookup_queries_total", &[]) >= 1.0,
+        "{after}"
+    );
     assert!(
         sample(&after, "identity_database_pool_max_connections", &[]) >= 1.0,
         "{after}"
