@@ -115,11 +115,19 @@ async fn clean_run(scenario: &str) -> Report {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validate_scenario_measures_successful_requests_against_the_real_server() {
+    let metrics = identity::observability::prometheus_handle();
+
     let report = clean_run("validate").await;
 
     assert!(
         report.requests_per_sec > 0.0 && report.latency_micros.p99 > 0,
         "{report}"
+    );
+    // The mixed test validates too, in this process, but far fewer times than this run.
+    let served = successful_calls(&metrics.render(), "ValidateAccessToken");
+    assert!(
+        served >= report.requests,
+        "every measured request was a ValidateAccessToken ({served} served): {report}"
     );
 }
 
