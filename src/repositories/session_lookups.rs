@@ -140,6 +140,7 @@ mod tests {
     use futures::future::join_all;
     use futures::poll;
     use tokio::sync::Notify;
+    use tokio::task::JoinHandle;
 
     use super::*;
 
@@ -179,7 +180,28 @@ mod tests {
         fn batches(&self) -> Vec<Vec<u32>> {
             self.batches.lock().unwrap().clone()
         }
+
+        /// Started with a check of `key` whose query has begun and waits for [`Self::release`].
+        async fn with_a_query_running(key: u32) -> (Self, Batches<u32, u32, String>, JoinHandle<Answer>) {
+            let lookup = Self::default();
+            lookup.hold.store(true, Ordering::SeqCst);
+            let batches = lookup.start();
+            let first = tokio::spawn({
+                let batches = batches.clone();
+                async move { batches.get(key).await }
+            });
+            lookup.started.notified().await;
+            (lookup, batches, first)
+        }
+
+        /// Lets the running query answer; the queries after it do not wait.
+        fn release(&self) {
+            self.hold.store(false, Ordering::SeqCst);
+            self.release.notify_one();
+        }
     }
+
+    type Answer = Option<Result<Option<u32>, String>>;
 
     #[tokio::test]
     async fn a_lone_key_gets_its_own_answer() {
@@ -193,20 +215,12 @@ mod tests {
 
     #[tokio::test]
     async fn keys_that_arrive_during_a_query_wait_for_the_next_one_and_share_it() {
-        let lookup = RecordingLookup::default();
-        lookup.hold.store(true, Ordering::SeqCst);
-        let batches = lookup.start();
+        let (lookup, batches, first) = RecordingLookup::with_a_query_running(1).await;
 
-        let first = tokio::spawn({
-            let batches = batches.clone();
-            async move { batches.get(1).await }
-        });
-        lookup.started.notified().await;
         // The first query has begun: these must not be answered by it.
         let mut later = Box::pin(join_all([2, 3, 3].map(|key| batches.get(key))));
         assert!(poll!(&mut later).is_pending(), "all three are queued");
-        lookup.hold.store(false, Ordering::SeqCst);
-        lookup.release.notify_one();
+        lookup.release();
 
         assert_eq!(first.await.unwrap(), Some(Ok(Some(2))));
         assert_eq!(
@@ -222,19 +236,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_query_fails_every_check_that_waited_for_it_and_only_those() {
-        let lookup = RecordingLookup::default();
-        lookup.hold.store(true, Ordering::SeqCst);
-        let batches = lookup.start();
+        let (lookup, batches, first) = RecordingLookup::with_a_query_running(5).await;
 
-        let first = tokio::spawn({
-            let batches = batches.clone();
-            async move { batches.get(5).await }
-        });
-        lookup.started.notified().await;
         let mut failing = Box::pin(join_all([7, 666].map(|key| batches.get(key))));
         assert!(poll!(&mut failing).is_pending(), "both are queued");
-        lookup.hold.store(false, Ordering::SeqCst);
-        lookup.release.notify_one();
+        lookup.release();
 
         assert_eq!(first.await.unwrap(), Some(Ok(Some(10))));
         let away = Some(Err("database away".to_owned()));
@@ -248,18 +254,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_check_whose_caller_gave_up_does_not_stop_the_others() {
-        let lookup = RecordingLookup::default();
-        lookup.hold.store(true, Ordering::SeqCst);
-        let batches = lookup.start();
+        let (lookup, batches, abandoned) = RecordingLookup::with_a_query_running(1).await;
 
-        let abandoned = tokio::spawn({
-            let batches = batches.clone();
-            async move { batches.get(1).await }
-        });
-        lookup.started.notified().await;
         abandoned.abort();
-        lookup.hold.store(false, Ordering::SeqCst);
-        lookup.release.notify_one();
+        lookup.release();
 
         assert_eq!(batches.get(4).await, Some(Ok(Some(8))));
     }
