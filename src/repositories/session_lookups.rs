@@ -13,7 +13,9 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
+use std::panic::AssertUnwindSafe;
 
+use futures::FutureExt as _;
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -55,10 +57,11 @@ impl SessionLookups {
     /// # Errors
     /// The shared query's error, for every check that was waiting for it.
     pub async fn find_with_user(&self, id: Uuid) -> Result<Option<(session::Model, user::Model)>, DbErr> {
-        self.batches
-            .get(id)
-            .await
-            .unwrap_or_else(|| Err(DbErr::Custom("the session lookup task has stopped".to_owned())))
+        self.batches.get(id).await.unwrap_or_else(|| {
+            Err(DbErr::Custom(
+                "the shared session lookup gave no answer".to_owned(),
+            ))
+        })
     }
 }
 
@@ -109,7 +112,13 @@ where
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
             while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
-                let answer = lookup(batch.iter().map(|(key, _)| *key).collect()).await;
+                let keys = batch.iter().map(|(key, _)| *key).collect();
+                // A lookup that panics fails its own batch, whose checks get no answer,
+                // and not every check after it: the task lives on.
+                let Ok(answer) = AssertUnwindSafe(lookup(keys)).catch_unwind().await else {
+                    batch.clear();
+                    continue;
+                };
                 for (key, reply) in batch.drain(..) {
                     // A check whose caller gave up has dropped its receiver; nothing to do.
                     let _ = reply.send(match &answer {
@@ -122,7 +131,8 @@ where
         Self { queue }
     }
 
-    /// The value for `key` from the next batch; `None` if the task has stopped.
+    /// The value for `key` from the next batch; `None` if the task has stopped or the
+    /// batch's lookup panicked.
     async fn get(&self, key: K) -> Option<Result<Option<V>, E>> {
         let (reply, answer) = oneshot::channel();
         self.queue.send((key, reply)).ok()?;
@@ -132,7 +142,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::panic)]
 
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
@@ -164,6 +174,9 @@ mod tests {
                     if lookup.hold.load(Ordering::SeqCst) {
                         lookup.started.notify_one();
                         lookup.release.notified().await;
+                    }
+                    if keys.contains(&13) {
+                        panic!("a lookup that panics");
                     }
                     if keys.contains(&666) {
                         return Err("database away".to_owned());
@@ -259,6 +272,15 @@ mod tests {
         abandoned.abort();
         lookup.release();
 
+        assert_eq!(batches.get(4).await, Some(Ok(Some(8))));
+    }
+
+    #[tokio::test]
+    async fn a_lookup_that_panics_leaves_its_checks_unanswered_and_the_task_serving() {
+        let lookup = RecordingLookup::default();
+        let batches = lookup.start();
+
+        assert_eq!(batches.get(13).await, None);
         assert_eq!(batches.get(4).await, Some(Ok(Some(8))));
     }
 
