@@ -18,9 +18,9 @@ start_server "$backend" "$out/flood-server-$backend.log"
 
 cheap() {
     local scenario=$1 label=$2 warmup=$3
-    target/release/identity-bench "$scenario" --target "$target" --mail-dir "$work/mail" \
-        --duration "$duration" --warmup "$warmup" --connections 2 --concurrency 8 --users 8 \
-        --json >"$out/flood-$backend-$scenario-$label.json"
+    against_server "$scenario" --duration "$duration" --warmup "$warmup" \
+        --connections 2 --concurrency 8 --users 8 --json \
+        >"$out/flood-$backend-$scenario-$label.json"
 }
 summary() {
     python3 - "$@" <<'PY'
@@ -44,9 +44,9 @@ cheap health alone 1s
 cheap validate flood 6s &
 validating=$!
 sleep 1
-target/release/identity-bench login --target "$target" --mail-dir "$work/mail" \
-    --duration 20s --warmup 0s --connections 4 --concurrency "$flood" --rate "$rate" --users 64 \
-    --json >"$out/flood-$backend-login-flood.json" &
+against_server login --duration 20s --warmup 0s \
+    --connections 4 --concurrency "$flood" --rate "$rate" --users 64 --json \
+    >"$out/flood-$backend-login-flood.json" &
 flooder=$!
 wait $validating
 cheap health flood 1s

@@ -21,8 +21,7 @@ echo "idle RSS KiB $(server_rss_kib)" | tee -a "$out/start-$backend.txt"
 
 bench() {
     local scenario=$1; shift
-    target/release/identity-bench "$scenario" --target "$target" \
-        --mail-dir "$work/mail" --duration "$duration" --warmup "${BENCH_WARMUP:-$warmup}" \
+    against_server "$scenario" --duration "$duration" --warmup "${BENCH_WARMUP:-$warmup}" \
         --connections "$connections" --concurrency "$concurrency" --json "$@" \
         >"$out/$backend-$scenario.json"
     echo "$backend $scenario: $(grep -E '"requests_per_sec"|"limit_per_sec"' "$out/$backend-$scenario.json" | head -1)" \

@@ -16,8 +16,7 @@ source bench/server.sh
 start_server "$backend" "$(mktemp /tmp/identity-rounds-XXXXXX.log)"
 
 requests_per_sec() {
-    target/release/identity-bench "$1" --target "$target" --mail-dir "$work/mail" \
-        --duration "${DURATION:-5s}" --warmup "${WARMUP:-1s}" \
+    against_server "$1" --duration "${DURATION:-5s}" --warmup "${WARMUP:-1s}" \
         --connections "${CONNECTIONS:-4}" --concurrency "${CONCURRENCY:-32}" --json >"$work/round.json"
     sed -n 's/.*"requests_per_sec": \([0-9.]*\).*/\1/p' "$work/round.json"
 }

@@ -33,6 +33,12 @@ start_server() {
     done
 }
 
+# identity-bench SCENARIO [OPTION...] against the started server, reading the verification
+# tokens it needs from the server's mail directory.
+against_server() {
+    target/release/identity-bench "$1" --target "$target" --mail-dir "$work/mail" "${@:2}"
+}
+
 server_rss_kib() {
     ps -o rss= -p "$server" | tr -d ' '
 }

@@ -270,6 +270,10 @@ mod tests {
         let (lookup, batches, abandoned) = RecordingLookup::with_a_query_running(1).await;
 
         abandoned.abort();
+        assert!(
+            abandoned.await.unwrap_err().is_cancelled(),
+            "its receiver is gone"
+        );
         lookup.release();
 
         assert_eq!(batches.get(4).await, Some(Ok(Some(8))));

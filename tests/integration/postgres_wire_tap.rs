@@ -116,12 +116,11 @@ impl ClientMessages {
                 traffic.statements += 1;
                 self.since_sync = 0;
             }
-            other => {
-                if other == b'E' {
-                    traffic.statements += 1;
-                }
+            b'E' => {
+                traffic.statements += 1;
                 self.since_sync += 1;
             }
+            _ => self.since_sync += 1,
         }
     }
 }

@@ -1,13 +1,12 @@
 //! Sessions: Logout, LogoutAll, ListSessions and RevokeSession, each limited to the
 //! caller's own sessions; a revoked session's access token stops validating at once.
 
-use identity::proto::{
-    ListSessionsRequest, LogoutAllRequest, LogoutRequest, RefreshTokenRequest, RevokeSessionRequest, Session,
-    ValidateAccessTokenRequest,
-};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use futures::future::join_all;
+use identity::proto::{
+    ListSessionsRequest, LogoutAllRequest, LogoutRequest, RefreshTokenRequest, RevokeSessionRequest, Session,
+};
 use tonic::{Code, Status};
 
 use crate::status_assertions::{assert_field_violation, assert_status};
@@ -68,8 +67,8 @@ async fn logout_revokes_the_session_and_is_idempotent(backend: Backend) {
         .expect("other sessions stay");
 }
 
-database_test!(a_logout_is_seen_by_every_check_after_it_while_other_checks_share_queries);
-async fn a_logout_is_seen_by_every_check_after_it_while_other_checks_share_queries(backend: Backend) {
+database_test!(a_logout_is_seen_by_every_check_after_it_while_other_checks_keep_the_lookup_busy);
+async fn a_logout_is_seen_by_every_check_after_it_while_other_checks_keep_the_lookup_busy(backend: Backend) {
     const ROUNDS: usize = 8;
     let app = spawn_app(backend).await;
     let busy = app.logged_in_user("busy@example.com", STRONG_PASSWORD).await;
@@ -84,40 +83,33 @@ async fn a_logout_is_seen_by_every_check_after_it_while_other_checks_share_queri
     }
     // Checks of another session keep the shared lookup busy throughout, so each check
     // below queues behind a query that is already running.
-    let stop = Arc::new(AtomicBool::new(false));
-    let load: Vec<_> = (0..8)
-        .map(|_| {
-            let (mut client, access_token, stop) =
-                (app.tokens.clone(), busy.access_token.clone(), stop.clone());
-            tokio::spawn(async move {
-                let mut checks = 0_u32;
-                while !stop.load(Ordering::Relaxed) {
-                    let request = ValidateAccessTokenRequest {
-                        access_token: access_token.clone(),
-                    };
-                    client
-                        .validate_access_token(request)
-                        .await
-                        .expect("the busy session stays valid");
-                    checks += 1;
-                }
-                checks
-            })
-        })
-        .collect();
+    let stop = AtomicBool::new(false);
+    let load = join_all((0..8).map(|_| async {
+        let mut checks = 0_u32;
+        while !stop.load(Ordering::Relaxed) {
+            app.validate(&busy.access_token)
+                .await
+                .expect("the busy session stays valid");
+            checks += 1;
+        }
+        checks
+    }));
+    let logouts = async {
+        for tokens in &leaving {
+            app.validate(&tokens.access_token)
+                .await
+                .expect("valid before its logout");
+            logout(&app, &tokens.refresh_token).await.unwrap();
+            assert_revoked(&app, &tokens.access_token).await;
+        }
+        stop.store(true, Ordering::Relaxed);
+    };
 
-    for tokens in &leaving {
-        app.validate(&tokens.access_token)
-            .await
-            .expect("valid before its logout");
-        logout(&app, &tokens.refresh_token).await.unwrap();
-        assert_revoked(&app, &tokens.access_token).await;
-    }
-
-    stop.store(true, Ordering::Relaxed);
-    for checks in futures::future::join_all(load).await {
-        assert!(checks.unwrap() > 0, "the load ran");
-    }
+    let (checks, ()) = tokio::join!(load, logouts);
+    assert!(
+        checks.iter().all(|&checks| checks > 0),
+        "the load ran: {checks:?}"
+    );
 }
 
 database_test!(logout_refuses_unknown_and_missing_refresh_tokens);
