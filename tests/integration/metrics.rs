@@ -1,17 +1,27 @@
 //! `IDENTITY_METRICS_ADDR`: `/metrics` after real traffic, `/healthz`, and `/readyz`
-//! following the database. The recorder is one per process and tests run in parallel,
-//! so shared series are asserted on their growth, and exact values only where this test's
-//! own server is the source (the outbox gauges are read from its database per scrape).
+//! following the database. The recorder is one per process and tests run in parallel, so
+//! the counts of RPCs and events are asserted on a server in a process of its own; the
+//! others read series that only their own server feeds (the outbox gauges are read from
+//! its database per scrape) or that they recorded under a label of their own.
 
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use identity::proto::{LoginRequest, RefreshTokenRequest};
+use identity::proto::account_service_client::AccountServiceClient;
+use identity::proto::token_service_client::TokenServiceClient;
+use identity::proto::{
+    LoginRequest, RefreshTokenRequest, SignupRequest, ValidateAccessTokenRequest, VerifyEmailRequest,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::Code;
 
 use crate::database_test::postgres_ready_or_skip;
-use crate::test_app::{STRONG_PASSWORD, TestApp, spawn_app, spawn_app_with};
-use crate::test_database::{Backend, connect_admin, set_connections_allowed};
+use crate::smtp_capture::SmtpCapture;
+use crate::test_app::{
+    STRONG_PASSWORD, TestApp, connect_when_ready, free_port, identity_command, spawn_app, spawn_app_with,
+    temporary_dir,
+};
+use crate::test_database::{Backend, TestDatabase, connect_admin, set_connections_allowed};
 
 /// A plain HTTP/1.1 GET: status code and body.
 pub async fn http_get(port: u16, path: &str) -> (u16, String) {
@@ -60,84 +70,144 @@ fn sample(exposition: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 const ACCOUNTS: &str = "identity.v1.AccountService";
 const TOKENS: &str = "identity.v1.TokenService";
 
-database_test!(metrics_count_rpcs_by_code_and_the_domain_events);
-async fn metrics_count_rpcs_by_code_and_the_domain_events(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let before = scrape(&app).await;
+/// `identity serve` in a process of its own, killed when dropped, so that its recorder
+/// holds this test's calls and nothing else.
+struct OwnProcess(Child);
 
-    let tokens = app.logged_in_user("counted@example.com", STRONG_PASSWORD).await;
-    app.validate(&tokens.access_token).await.unwrap();
-    let wrong = LoginRequest {
-        email: "counted@example.com".into(),
-        password: "not the password at all".into(),
+impl Drop for OwnProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const EMAIL: &str = "counted@example.com";
+const VALIDATIONS: usize = 3;
+
+database_test!(metrics_count_exactly_the_rpcs_and_domain_events_of_their_process);
+async fn metrics_count_exactly_the_rpcs_and_domain_events_of_their_process(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let dir = temporary_dir("identity-metrics-");
+    let smtp = SmtpCapture::start().await;
+    let (port, metrics_port) = (free_port(), free_port());
+    let _server = OwnProcess(
+        identity_command(&["serve"], &database.url, dir.path())
+            .env("IDENTITY_GRPC_ADDR", format!("127.0.0.1:{port}"))
+            .env("IDENTITY_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
+            .env("IDENTITY_SMTP_URL", smtp.url())
+            .env("IDENTITY_RATE_LIMITS", "off")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the identity binary"),
+    );
+    let channel = connect_when_ready(port).await;
+    let mut accounts = AccountServiceClient::new(channel.clone());
+    let mut tokens = TokenServiceClient::new(channel);
+    let login = |password: &str| LoginRequest {
+        email: EMAIL.into(),
+        password: password.into(),
         device_name: None,
     };
-    let refused = app.tokens.clone().login(wrong).await.unwrap_err();
-    assert_eq!(refused.code(), Code::Unauthenticated);
-    let refresh = || RefreshTokenRequest {
-        refresh_token: tokens.refresh_token.clone(),
+
+    let signup = SignupRequest {
+        email: EMAIL.into(),
+        password: STRONG_PASSWORD.into(),
     };
-    app.tokens.clone().refresh_token(refresh()).await.unwrap();
-    let reused = app.tokens.clone().refresh_token(refresh()).await.unwrap_err();
+    accounts.signup(signup).await.unwrap();
+    let token = smtp.wait_for_email(EMAIL).await.token_from_link("verify-email");
+    accounts.verify_email(VerifyEmailRequest { token }).await.unwrap();
+    let pair = tokens
+        .login(login(STRONG_PASSWORD))
+        .await
+        .unwrap()
+        .into_inner()
+        .tokens
+        .unwrap();
+    let refused = tokens.login(login("not the password at all")).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    for _ in 0..VALIDATIONS {
+        let validate = ValidateAccessTokenRequest {
+            access_token: pair.access_token.clone(),
+        };
+        tokens.validate_access_token(validate).await.unwrap();
+    }
+    let refresh = || RefreshTokenRequest {
+        refresh_token: pair.refresh_token.clone(),
+    };
+    tokens.refresh_token(refresh()).await.unwrap();
+    let reused = tokens.refresh_token(refresh()).await.unwrap_err();
     assert_eq!(reused.code(), Code::Unauthenticated);
 
-    let after = scrape(&app).await;
-    let grew =
-        |name: &str, labels: &[(&str, &str)]| sample(&after, name, labels) - sample(&before, name, labels);
-    let requests = "identity_grpc_requests_total";
-    let signup_ok = [("service", ACCOUNTS), ("method", "Signup"), ("code", "OK")];
-    assert!(grew(requests, &signup_ok) >= 1.0, "{after}");
-    let login_ok = [("service", TOKENS), ("method", "Login"), ("code", "OK")];
-    assert!(grew(requests, &login_ok) >= 1.0, "{after}");
-    let login_refused = [
-        ("service", TOKENS),
-        ("method", "Login"),
-        ("code", "UNAUTHENTICATED"),
+    let (status, metrics) = http_get(metrics_port, "/metrics").await;
+    assert_eq!(status, 200, "{metrics}");
+    let count = |name: &str, labels: &[(&str, &str)]| sample(&metrics, name, labels);
+    let rpcs = |service: &str, method: &str, code: &str| {
+        let labels = [("service", service), ("method", method), ("code", code)];
+        count("identity_grpc_requests_total", &labels)
+    };
+    let answered = [
+        (ACCOUNTS, "Signup", "OK", 1),
+        (ACCOUNTS, "VerifyEmail", "OK", 1),
+        (TOKENS, "Login", "OK", 1),
+        (TOKENS, "Login", "UNAUTHENTICATED", 1),
+        (TOKENS, "ValidateAccessToken", "OK", VALIDATIONS),
+        (TOKENS, "RefreshToken", "OK", 1),
+        (TOKENS, "RefreshToken", "UNAUTHENTICATED", 1),
     ];
-    assert!(grew(requests, &login_refused) >= 1.0, "{after}");
-    let refresh_refused = [
-        ("service", TOKENS),
-        ("method", "RefreshToken"),
-        ("code", "UNAUTHENTICATED"),
-    ];
-    assert!(grew(requests, &refresh_refused) >= 1.0, "{after}");
+    for (service, method, code, calls) in answered {
+        assert_eq!(
+            rpcs(service, method, code),
+            calls as f64,
+            "{method} {code}:\n{metrics}"
+        );
+    }
+    let calls: usize = answered.iter().map(|&(.., calls)| calls).sum();
+    assert_eq!(
+        count("identity_grpc_requests_total", &[]),
+        calls as f64,
+        "no other RPC:\n{metrics}"
+    );
     let login_latency = [("service", TOKENS), ("method", "Login")];
-    assert!(
-        grew("identity_grpc_request_duration_seconds_count", &login_latency) >= 2.0,
-        "{after}"
+    assert_eq!(
+        count("identity_grpc_request_duration_seconds_count", &login_latency),
+        2.0
     );
-    assert!(
-        sample(
-            &after,
+    let all_logins_within_any_bound = [("service", TOKENS), ("method", "Login"), ("le", "+Inf")];
+    assert_eq!(
+        count(
             "identity_grpc_request_duration_seconds_bucket",
-            &[("le", "+Inf")]
-        ) >= 2.0
+            &all_logins_within_any_bound
+        ),
+        2.0
     );
-    assert!(grew("identity_signups_total", &[]) >= 1.0, "{after}");
+    let events = [
+        ("identity_signups_total", &[][..], 1),
+        ("identity_logins_total", &[("outcome", "success")][..], 1),
+        (
+            "identity_logins_total",
+            &[("outcome", "invalid_credentials")][..],
+            1,
+        ),
+        ("identity_refresh_token_reuse_total", &[][..], 1),
+        ("identity_session_lookup_checks_total", &[][..], VALIDATIONS),
+        // One check at a time: none waits while another's query runs, so none shares.
+        ("identity_session_lookup_queries_total", &[][..], VALIDATIONS),
+    ];
+    for (name, labels, events) in events {
+        assert_eq!(
+            count(name, labels),
+            events as f64,
+            "{name} {labels:?}:\n{metrics}"
+        );
+    }
     assert!(
-        grew("identity_logins_total", &[("outcome", "success")]) >= 1.0,
-        "{after}"
+        count("identity_database_pool_max_connections", &[]) >= 1.0,
+        "{metrics}"
     );
     assert!(
-        grew("identity_logins_total", &[("outcome", "invalid_credentials")]) >= 1.0,
-        "{after}"
-    );
-    assert!(grew("identity_refresh_token_reuse_total", &[]) >= 1.0, "{after}");
-    assert!(
-        grew("identity_session_lookup_checks_total", &[]) >= 1.0,
-        "{after}"
-    );
-    assert!(
-        grew("identity_session_lookup_queries_total", &[]) >= 1.0,
-        "{after}"
-    );
-    assert!(
-        sample(&after, "identity_database_pool_max_connections", &[]) >= 1.0,
-        "{after}"
-    );
-    assert!(
-        after.contains("identity_database_pool_connections{state=\"in_use\"}"),
-        "{after}"
+        metrics.contains("identity_database_pool_connections{state=\"in_use\"}"),
+        "{metrics}"
     );
 }
 
