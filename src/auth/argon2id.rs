@@ -72,21 +72,16 @@ pub fn release_free_memory() {
     return_freed_pages_to_the_system();
 }
 
-/// glibc keeps a freed block this large in the arena of the thread that allocated it
-/// (only a process's first one is a mapping of its own), so without a trim the resident
-/// size would not fall at all.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+/// mimalloc purges freed memory after a delay, and only when the thread that freed it
+/// allocates again, which an idle instance may never do; a forced collection purges it
+/// now, whichever thread freed it.
 #[allow(unsafe_code)]
 fn return_freed_pages_to_the_system() {
-    // SAFETY: malloc_trim takes no pointers; it walks glibc's own arenas under their
-    // locks and only hands whole free pages back (madvise), never memory in use.
+    // SAFETY: mi_collect takes no pointers; it only hands back memory no block is using.
     unsafe {
-        libc::malloc_trim(0);
+        libmimalloc_sys::mi_collect(true);
     }
 }
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn return_freed_pages_to_the_system() {}
 
 fn compute(
     argon2: &Argon2<'_>,

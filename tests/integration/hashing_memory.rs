@@ -55,8 +55,10 @@ async fn the_argon2_memory_kept_after_a_burst_of_logins_is_returned_once_the_poo
         "the burst should hold at least one Argon2 buffer: {started} KiB at start, {busy} KiB after"
     );
 
+    // Released after 1 s idle; the allocator's own deferred purge, without the release's
+    // forced collection, took about 9 s here.
     let mut idle = busy;
-    for _ in 0..100 {
+    for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(100)).await;
         idle = resident_kib(server.id());
         if idle + ONE_BUFFER_KIB <= busy {
@@ -67,7 +69,7 @@ async fn the_argon2_memory_kept_after_a_burst_of_logins_is_returned_once_the_poo
     server.wait().unwrap();
     assert!(
         idle + ONE_BUFFER_KIB <= busy,
-        "idle for 10 s and still {idle} KiB resident, against {busy} KiB right after the burst"
+        "idle for 5 s and still {idle} KiB resident, against {busy} KiB right after the burst"
     );
 }
 
