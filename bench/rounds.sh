@@ -30,4 +30,4 @@ for round in $(seq "$rounds"); do
     done
     echo "$line"
 done
-curl -s "http://127.0.0.1:9464/metrics" | grep '^identity_session_lookup' || true
+curl -s "$metrics" | grep '^identity_session_lookup' || true

@@ -1,11 +1,14 @@
 # Sourced by the bench scripts: builds the release binaries and starts a fresh server on
 # one backend (a new SQLite file or a new PostgreSQL database), rate limits off, and
 # stops it and drops its database on exit. After `start_server BACKEND LOG`: $port,
-# $server (its pid), $work (its data and mail directory), $target.
+# $server (its pid), $work (its data and mail directory), $target, $metrics (its
+# /metrics URL).
 # Extra server settings can be passed in the environment (IDENTITY_*).
 
 port=${PORT:-50061}
 target="http://127.0.0.1:$port"
+metrics_port=${METRICS_PORT:-9464}
+metrics="http://127.0.0.1:$metrics_port/metrics"
 
 start_server() {
     local backend=$1 log=$2 url
@@ -20,7 +23,8 @@ start_server() {
     esac
     cargo build --release -q -p identity -p identity-bench
     server_started=$(date +%s.%N)
-    IDENTITY_GRPC_ADDR=127.0.0.1:$port IDENTITY_DATABASE_URL=$url IDENTITY_RATE_LIMITS=off \
+    IDENTITY_GRPC_ADDR=127.0.0.1:$port IDENTITY_METRICS_ADDR=127.0.0.1:$metrics_port \
+    IDENTITY_DATABASE_URL=$url IDENTITY_RATE_LIMITS=off \
     IDENTITY_MAIL_DIR=$work/mail IDENTITY_DATA_DIR=$work/data IDENTITY_LOG_FORMAT=json \
     IDENTITY_OUTBOX_POLL_INTERVAL_MS=50 \
         target/release/identity serve >"$log" 2>&1 &

@@ -3,13 +3,12 @@
 //! resident size: a started instance does not hold it, a busy one does, and an idle one
 //! returns it.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use identity::proto::LoginRequest;
 use identity::proto::token_service_client::TokenServiceClient;
 
-use crate::test_app::{connect_when_ready, free_port, identity_command, temporary_dir};
+use crate::test_app::{connect_when_ready, free_port, serve_command, temporary_dir};
 use crate::test_database::{Backend, TestDatabase};
 
 const ONE_BUFFER_KIB: u64 = 19 * 1024;
@@ -19,14 +18,9 @@ async fn the_argon2_memory_kept_after_a_burst_of_logins_is_returned_once_the_poo
     let database = TestDatabase::create(backend).await;
     let dir = temporary_dir("identity-memory-");
     let port = free_port();
-    let mut server = identity_command(&["serve"], &database.url, dir.path())
-        .env("IDENTITY_GRPC_ADDR", format!("127.0.0.1:{port}"))
-        .env("IDENTITY_METRICS_ADDR", "off")
-        .env("IDENTITY_RATE_LIMITS", "off")
+    let mut server = serve_command(&database.url, dir.path(), port)
         .env("IDENTITY_HASHING_CONCURRENCY", "2")
         .env("IDENTITY_HASHING_IDLE_RELEASE_SECS", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .expect("start the identity binary");
     let client = TokenServiceClient::new(connect_when_ready(port).await);

@@ -4,7 +4,7 @@
 //! others read series that only their own server feeds (the outbox gauges are read from
 //! its database per scrape) or that they recorded under a label of their own.
 
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use identity::proto::account_service_client::AccountServiceClient;
@@ -18,7 +18,7 @@ use tonic::Code;
 use crate::database_test::postgres_ready_or_skip;
 use crate::smtp_capture::SmtpCapture;
 use crate::test_app::{
-    STRONG_PASSWORD, TestApp, connect_when_ready, free_port, identity_command, spawn_app, spawn_app_with,
+    STRONG_PASSWORD, TestApp, connect_when_ready, free_port, serve_command, spawn_app, spawn_app_with,
     temporary_dir,
 };
 use crate::test_database::{Backend, TestDatabase, connect_admin, set_connections_allowed};
@@ -91,13 +91,9 @@ async fn metrics_count_exactly_the_rpcs_and_domain_events_of_their_process(backe
     let smtp = SmtpCapture::start().await;
     let (port, metrics_port) = (free_port(), free_port());
     let _server = OwnProcess(
-        identity_command(&["serve"], &database.url, dir.path())
-            .env("IDENTITY_GRPC_ADDR", format!("127.0.0.1:{port}"))
+        serve_command(&database.url, dir.path(), port)
             .env("IDENTITY_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
             .env("IDENTITY_SMTP_URL", smtp.url())
-            .env("IDENTITY_RATE_LIMITS", "off")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
             .spawn()
             .expect("start the identity binary"),
     );

@@ -17,7 +17,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
-use crate::test_app::{connect_when_ready, free_port, identity_command, temporary_dir};
+use crate::test_app::{connect_when_ready, free_port, serve_command, temporary_dir};
 use crate::test_database::{Backend, TestDatabase};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -63,14 +63,11 @@ async fn an_rpc_with_a_traceparent_is_exported_as_a_child_span_of_the_callers_tr
     let dir = temporary_dir("identity-otlp-");
     let grpc_port = free_port();
 
-    let mut server = identity_command(&["serve"], &database.url, dir.path())
-        .env("IDENTITY_GRPC_ADDR", format!("127.0.0.1:{grpc_port}"))
-        .env("IDENTITY_METRICS_ADDR", "off")
+    let mut server = serve_command(&database.url, dir.path(), grpc_port)
         .env(
             "OTEL_EXPORTER_OTLP_ENDPOINT",
             format!("http://127.0.0.1:{collector_port}"),
         )
-        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the identity binary");

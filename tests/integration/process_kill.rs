@@ -2,7 +2,7 @@
 //! restart every signup exists whole (user and its queued email) or not at all, every
 //! acknowledged signup exists, and the queued emails go out with working links.
 
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -14,7 +14,7 @@ use sea_orm::EntityTrait;
 
 use crate::smtp_capture::SmtpCapture;
 use crate::test_app::{
-    STRONG_PASSWORD, connect_when_ready, free_port, identity_command, spawn_app_on, temporary_dir,
+    STRONG_PASSWORD, connect_when_ready, free_port, serve_command, spawn_app_on, temporary_dir,
 };
 use crate::test_database::{Backend, TestDatabase};
 
@@ -22,19 +22,14 @@ const WRITERS: usize = 6;
 
 /// `identity serve` on `database_url`, mail to `smtp_url`, no settings of the caller's own.
 fn start_binary(database_url: &str, port: u16, smtp_url: &str, dir: &std::path::Path) -> Child {
-    identity_command(&["serve"], database_url, dir)
-        .env("IDENTITY_GRPC_ADDR", format!("127.0.0.1:{port}"))
-        .env("IDENTITY_METRICS_ADDR", "127.0.0.1:0")
+    serve_command(database_url, dir, port)
         .env("IDENTITY_SMTP_URL", smtp_url)
-        .env("IDENTITY_RATE_LIMITS", "off")
         // A row the killed process was sending stays leased until the lease ends; a
         // short lease keeps the test short, the mechanism is the same.
         .env("IDENTITY_OUTBOX_LEASE_SECS", "2")
         .env("IDENTITY_OUTBOX_RETRY_BASE_MS", "100")
         .env("IDENTITY_OUTBOX_RETRY_MAX_SECS", "1")
         .env("IDENTITY_LOG_FORMAT", "json")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .expect("start the identity binary")
 }

@@ -149,6 +149,20 @@ pub fn identity_command(args: &[&str], database_url: &str, dir: &std::path::Path
     command
 }
 
+/// `identity serve` as a process of its own listening on `port`, with the test servers'
+/// rate limits (off), no metrics port and its output discarded; the caller adds its own
+/// settings and spawns it.
+pub fn serve_command(database_url: &str, dir: &std::path::Path, port: u16) -> std::process::Command {
+    let mut command = identity_command(&["serve"], database_url, dir);
+    command
+        .env("IDENTITY_GRPC_ADDR", format!("127.0.0.1:{port}"))
+        .env("IDENTITY_RATE_LIMITS", "off")
+        .env("IDENTITY_METRICS_ADDR", "off")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    command
+}
+
 /// A fresh directory removed when the last app using it is dropped.
 pub fn temporary_dir(prefix: &str) -> TempDir {
     tempfile::Builder::new()

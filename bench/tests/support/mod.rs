@@ -47,7 +47,7 @@ pub async fn spawn_server() -> Server {
     }
 }
 
-pub fn server_settings(dir: &TempDir) -> Settings {
+fn server_settings(dir: &TempDir) -> Settings {
     let defaults = Settings::default();
     let database = dir.path().join("identity.db");
     let mut settings = Settings {
