@@ -36,6 +36,9 @@ async fn second_connection(app: &TestApp) -> Channel {
 async fn a_connection_at_its_concurrency_limit_waits_while_another_connection_is_served() {
     let app = spawn_app_with(Backend::Sqlite, |s| {
         slow_pool(s, 4);
+        // The occupant's hash must outlast the 150 ms asserted below by a wide margin:
+        // at the slow pool's 6 passes it took under 190 ms on a loaded CI run.
+        s.password_hashing.iterations = 12;
         s.grpc_limits.concurrency_per_connection = 1;
     })
     .await;
