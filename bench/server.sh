@@ -3,7 +3,8 @@
 # stops it and drops its database on exit. After `start_server BACKEND LOG`: $port,
 # $server (its pid), $work (its data and mail directory), $target, $metrics (its
 # /metrics URL).
-# Extra server settings can be passed in the environment (IDENTITY_*).
+# Extra server settings can be passed in the environment (IDENTITY_*). SERVER_BIN runs
+# another build of the server (an earlier commit's, say) against this identity-bench.
 
 port=${PORT:-50061}
 target="http://127.0.0.1:$port"
@@ -27,7 +28,7 @@ start_server() {
     IDENTITY_DATABASE_URL=$url IDENTITY_RATE_LIMITS=off \
     IDENTITY_MAIL_DIR=$work/mail IDENTITY_DATA_DIR=$work/data IDENTITY_LOG_FORMAT=json \
     IDENTITY_OUTBOX_POLL_INTERVAL_MS=50 \
-        target/release/identity serve >"$log" 2>&1 &
+        "${SERVER_BIN:-target/release/identity}" serve >"$log" 2>&1 &
     server=$!
     trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"
           [ -n "${db:-}" ] && psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE $db" postgres' EXIT

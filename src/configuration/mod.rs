@@ -35,7 +35,8 @@ pub struct Settings {
     pub grpc_addr: SocketAddr,
     /// `IDENTITY_DATABASE_URL`: `sqlite://…` or `postgres://…`; may hold a password.
     pub database_url: SecretString,
-    /// `IDENTITY_DATABASE_MAX_CONNECTIONS`: pool size.
+    /// `IDENTITY_DATABASE_MAX_CONNECTIONS`: pool size. The session lookups of bearer
+    /// checks hold one connection beyond it (`held_connection`).
     pub database_max_connections: u32,
     /// `IDENTITY_DATA_DIR`: where generated development keys are kept.
     pub data_dir: PathBuf,

@@ -6,6 +6,7 @@ pub mod audit_event_repository;
 pub mod db_error;
 pub mod email_outbox_repository;
 pub mod email_verification_token_repository;
+pub mod held_connection;
 pub mod password_reset_token_repository;
 pub mod refresh_token_repository;
 pub mod session_lookups;

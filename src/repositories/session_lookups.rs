@@ -4,8 +4,9 @@
 //! also one written by `identity users` from another process, takes effect at once, so
 //! the lookup cannot be cached. What can be shared is the trip. Under load many checks
 //! wait for the database at the same moment, and one `IN (…)` query answers them all for
-//! the price of one hand-off to SQLite's connection thread, or one PostgreSQL round trip,
-//! plus sqlx's ping as the connection goes back to the pool.
+//! the price of one hand-off to SQLite's connection thread, or one PostgreSQL round trip.
+//! The queries run on a connection held across them (`held_connection`), so sqlx's ping
+//! as a connection goes back to the pool does not double that price.
 //!
 //! A check only ever joins a query that has not started yet: checks queue while one query
 //! runs and go together in the next. So each answer was read after its check arrived, and
@@ -15,11 +16,14 @@ use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::panic::AssertUnwindSafe;
 
+use std::sync::Arc;
+
 use futures::FutureExt as _;
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use super::held_connection::HeldConnection;
 use super::session_repository;
 use crate::entities::{session, user};
 
@@ -33,15 +37,18 @@ pub struct SessionLookups {
 }
 
 impl SessionLookups {
-    /// Starts the task that runs the shared queries on `db`. It ends when the last clone
-    /// of this handle is dropped. Must be called inside a Tokio runtime.
-    pub fn start(db: DatabaseConnection) -> Self {
+    /// Starts the task that runs the shared queries on a connection of `db`'s pool. It
+    /// ends when the last clone of this handle is dropped. Must be called inside a Tokio
+    /// runtime.
+    pub fn start(db: &DatabaseConnection) -> Self {
+        let connection = Arc::new(HeldConnection::new(db));
         let batches = Batches::start(move |ids: Vec<Uuid>| {
-            let db = db.clone();
+            let connection = Arc::clone(&connection);
             async move {
                 metrics::counter!("identity_session_lookup_queries_total").increment(1);
                 metrics::counter!("identity_session_lookup_checks_total").increment(ids.len() as u64);
-                let rows = session_repository::find_many_with_user(&db, &distinct_padded(ids)).await?;
+                let rows =
+                    session_repository::find_many_with_user(&*connection, &distinct_padded(ids)).await?;
                 Ok(rows
                     .into_iter()
                     .map(|(session, user)| (session.id, (session, user)))

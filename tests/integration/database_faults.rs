@@ -85,3 +85,38 @@ async fn a_database_cut_under_load_fails_fast_as_unavailable_and_recovers_withou
         );
     }
 }
+
+/// Bearer checks run on a connection held across them (`held_connection`). When the
+/// database drops it, at most the first check after finds out, as UNAVAILABLE; the next
+/// takes a fresh connection. After a second idle, the connection is pinged before use,
+/// so a drop while idle is not felt at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_checks_get_a_fresh_connection_after_the_database_drops_theirs() {
+    if !postgres_ready_or_skip(module_path!()).await {
+        return;
+    }
+    let app = spawn_app(Backend::Postgres).await;
+    let database = app.settings_database_name();
+    let admin = connect_admin(Duration::from_secs(10)).await.unwrap();
+    let tokens = app.logged_in_user("held@example.com", STRONG_PASSWORD).await;
+    app.validate(&tokens.access_token)
+        .await
+        .expect("the token is valid");
+
+    set_connections_allowed(&admin, &database, false).await;
+    set_connections_allowed(&admin, &database, true).await;
+    if let Err(status) = app.validate(&tokens.access_token).await {
+        assert_status(&status, Code::Unavailable, "DATABASE_UNAVAILABLE");
+    }
+    app.validate(&tokens.access_token)
+        .await
+        .expect("the check after a failed one runs on a fresh connection");
+
+    set_connections_allowed(&admin, &database, false).await;
+    set_connections_allowed(&admin, &database, true).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.validate(&tokens.access_token)
+        .await
+        .expect("an idle connection is pinged, and replaced, before it is used");
+    admin.close().await.ok();
+}

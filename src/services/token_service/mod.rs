@@ -41,7 +41,7 @@ impl TokenService {
         outbox: OutboxWaker,
     ) -> Self {
         Self {
-            sessions: SessionLookups::start(db.clone()),
+            sessions: SessionLookups::start(&db),
             db,
             hasher,
             access_tokens,
