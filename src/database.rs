@@ -8,7 +8,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use secrecy::{ExposeSecret, SecretString};
 
 /// How long a request waits for a pooled connection before failing as unavailable.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A pooled connection idle at least this long is pinged before it is handed out.
 /// sqlx's default pings on every checkout, and it already pings every connection as it
@@ -16,7 +16,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// PostgreSQL two extra round trips, on SQLite two extra hand-offs to the connection's
 /// thread. A connection that broke while idle still gets caught here; one that breaks
 /// mid-query fails that query (as `DATABASE_UNAVAILABLE`) and is dropped on release.
-const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+pub(crate) const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// Opens the pool. SQLite runs in WAL mode with a busy timeout so that readers never
 /// block the single writer and concurrent writers queue instead of failing.

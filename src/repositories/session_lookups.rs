@@ -15,7 +15,6 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::panic::AssertUnwindSafe;
-
 use std::sync::Arc;
 
 use futures::FutureExt as _;
@@ -37,9 +36,9 @@ pub struct SessionLookups {
 }
 
 impl SessionLookups {
-    /// Starts the task that runs the shared queries on a connection of `db`'s pool. It
-    /// ends when the last clone of this handle is dropped. Must be called inside a Tokio
-    /// runtime.
+    /// Starts the task that runs the shared queries on a connection of its own, opened as
+    /// `db`'s pool opens them. It ends when the last clone of this handle is dropped. Must
+    /// be called inside a Tokio runtime.
     pub fn start(db: &DatabaseConnection) -> Self {
         let connection = Arc::new(HeldConnection::new(db));
         let batches = Batches::start(move |ids: Vec<Uuid>| {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures::future::join_all;
 
 use crate::database_test::postgres_ready_or_skip;
-use crate::postgres_wire_tap::PostgresWireTap;
+use crate::postgres_wire_tap::{PostgresWireTap, Traffic};
 use crate::test_app::{STRONG_PASSWORD, TestApp, spawn_app_on_with};
 use crate::test_database::{Backend, TestDatabase};
 
@@ -45,6 +45,13 @@ async fn validate_many(app: &TestApp, access_token: &str) {
     tokio::time::sleep(SETTLE).await;
 }
 
+/// What [`validate_many`] sends PostgreSQL.
+async fn spent_on_validate_many(app: &TestApp, tap: &PostgresWireTap, access_token: &str) -> Traffic {
+    let before = tap.traffic();
+    validate_many(app, access_token).await;
+    tap.traffic() - before
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_bearer_check_costs_one_statement_and_no_ping_on_postgresql() {
     if !postgres_ready_or_skip(module_path!()).await {
@@ -52,9 +59,7 @@ async fn a_bearer_check_costs_one_statement_and_no_ping_on_postgresql() {
     }
     let (app, tap, access_token) = tapped_app().await;
 
-    let before = tap.traffic();
-    validate_many(&app, &access_token).await;
-    let spent = tap.traffic() - before;
+    let spent = spent_on_validate_many(&app, &tap, &access_token).await;
 
     assert_eq!(
         spent.statements, CALLS,
@@ -74,9 +79,7 @@ async fn a_bearer_check_after_a_second_idle_pings_its_connection_first_on_postgr
     let (app, tap, access_token) = tapped_app().await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
 
-    let before = tap.traffic();
-    validate_many(&app, &access_token).await;
-    let spent = tap.traffic() - before;
+    let spent = spent_on_validate_many(&app, &tap, &access_token).await;
 
     assert_eq!(spent.statements, CALLS, "{spent:?}");
     assert_eq!(
