@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The soak of docs/BENCHMARKS.md: `mixed` for a long run against a fresh release server,
+# with the server's RSS read every 30 s, so growth shows as a slope rather than a total.
+# Usage: bench/soak.sh sqlite|postgres OUT_DIR
+# Environment: DURATION (10m); CONCURRENCY (12 tasks, about 70 % of what saturates mixed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+backend=${1:?sqlite or postgres}
+out=${2:?output directory}
+mkdir -p "$out"
+source bench/server.sh
+start_server "$backend" "$out/soak-server-$backend.log"
+
+echo "RSS at SERVING: $(server_rss_kib) KiB"
+against_server mixed --duration "${DURATION:-10m}" --warmup 5s --connections 4 \
+    --concurrency "${CONCURRENCY:-12}" --json >"$out/soak-$backend.json" &
+soaking=$!
+elapsed=0
+while sleep 30 && kill -0 "$soaking" 2>/dev/null; do
+    elapsed=$((elapsed + 30))
+    echo "RSS after ${elapsed}s: $(server_rss_kib) KiB"
+done
+wait "$soaking"
+echo "RSS at the end: $(server_rss_kib) KiB"
+python3 - "$out/soak-$backend.json" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+latency = report["latency_micros"]
+print(f"{report['requests']} calls, {report['requests_per_sec']:.0f}/s, errors {report['errors']}, "
+      f"p50 {latency['p50'] / 1000:.2f} ms, p90 {latency['p90'] / 1000:.2f} ms, "
+      f"p99 {latency['p99'] / 1000:.2f} ms, max {latency['max'] / 1000:.2f} ms")
+PY
