@@ -1,5 +1,7 @@
 //! `identity-bench`: parse options, run, print the report.
 
+use std::io::Write as _;
+
 use clap::Parser;
 use identity_bench::options::BenchOptions;
 
@@ -12,9 +14,8 @@ async fn main() -> anyhow::Result<()> {
     } else {
         outcome.to_string()
     };
-    #[allow(clippy::print_stdout, reason = "the report is this tool's output")]
-    {
-        println!("{text}");
-    }
+    // Not println!: it panics when the reader has gone (`identity-bench … | head`); a
+    // closed pipe is an error to report like any other.
+    writeln!(std::io::stdout().lock(), "{text}")?;
     Ok(())
 }
