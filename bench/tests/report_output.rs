@@ -1,5 +1,7 @@
 //! The report goes to standard output; a reader that has gone is an error, not a panic.
 
+#![allow(clippy::expect_used, reason = "a test fails loudly")]
+
 use std::process::{Command, Stdio};
 
 #[test]
