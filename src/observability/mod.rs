@@ -10,6 +10,7 @@ pub mod outbox_gauges;
 pub mod probe_server;
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -18,6 +19,13 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 const SECONDS_BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
+
+/// How often histogram samples are folded into their buckets; the interval the
+/// exporter's own listener would use.
+const HISTOGRAM_DRAIN_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The name of the thread that drains them, one per process.
+const DRAIN_THREAD: &str = "metrics-drain";
 
 static RECORDER: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -38,7 +46,30 @@ fn install_recorder() -> PrometheusHandle {
         tracing::warn!("another metrics recorder is installed; /metrics shows only what reaches this one");
     }
     describe_series();
+    drain_histograms_forever(handle.clone());
     handle
+}
+
+/// The recorder keeps every histogram sample (each RPC's duration, each hash's wait)
+/// until an upkeep folds them into the buckets. A scrape runs one, but an instance nobody
+/// scrapes would grow by every sample it ever took: about 17 KiB/s at 1,000 RPCs/s
+/// (docs/BENCHMARKS.md, "Soak"). A thread rather than a task, because the recorder
+/// outlives whichever runtime installed it (the tests build one per test).
+fn drain_histograms_forever(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name(DRAIN_THREAD.to_owned())
+        .stack_size(64 * 1024)
+        .spawn(move || drain_every(HISTOGRAM_DRAIN_INTERVAL, || handle.run_upkeep()));
+    if let Err(error) = spawned {
+        tracing::error!(%error, "no thread to drain metric histograms: they grow until scraped");
+    }
+}
+
+fn drain_every(interval: Duration, drain: impl Fn()) {
+    loop {
+        std::thread::sleep(interval);
+        drain();
+    }
 }
 
 /// HELP lines for the series this service records.
@@ -94,4 +125,44 @@ fn describe_series() {
 pub async fn bind_probes(addr: std::net::SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
     prometheus_handle();
     probe_server::bind(addr).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[test]
+    fn installing_the_recorder_starts_the_one_histogram_drain_of_the_process() {
+        prometheus_handle();
+        prometheus_handle();
+
+        let drains = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter(|task| {
+                let comm = std::fs::read_to_string(task.as_ref().unwrap().path().join("comm")).unwrap();
+                comm.trim_end() == DRAIN_THREAD
+            })
+            .count();
+        assert_eq!(drains, 1);
+    }
+
+    #[test]
+    fn the_drain_runs_on_every_interval_without_a_scrape() {
+        let drains = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&drains);
+        std::thread::spawn(move || {
+            drain_every(Duration::from_millis(10), || {
+                counted.fetch_add(1, Ordering::SeqCst);
+            })
+        });
+
+        std::thread::sleep(Duration::from_millis(500));
+
+        // Fifty intervals have passed; a loaded machine may run fewer, never none.
+        assert!(drains.load(Ordering::SeqCst) >= 3, "{drains:?}");
+    }
 }
