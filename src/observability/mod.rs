@@ -135,19 +135,28 @@ mod tests {
 
     use super::*;
 
+    /// Threads of this process named `name`. A task that exits while being listed (other
+    /// tests run threads of their own) is skipped, not an error.
+    fn threads_named(name: &str) -> usize {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+            .filter(|comm| comm.trim_end() == name)
+            .count()
+    }
+
     #[test]
     fn installing_the_recorder_starts_the_one_histogram_drain_of_the_process() {
         prometheus_handle();
         prometheus_handle();
 
-        let drains = std::fs::read_dir("/proc/self/task")
-            .unwrap()
-            .filter(|task| {
-                let comm = std::fs::read_to_string(task.as_ref().unwrap().path().join("comm")).unwrap();
-                comm.trim_end() == DRAIN_THREAD
-            })
-            .count();
-        assert_eq!(drains, 1);
+        // std names a thread from inside it, after `spawn` has returned: until the new
+        // thread has run, its comm is still its parent's.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while threads_named(DRAIN_THREAD) == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(threads_named(DRAIN_THREAD), 1);
     }
 
     #[test]
