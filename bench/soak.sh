@@ -14,7 +14,7 @@ start_server "$backend" "$out/soak-server-$backend.log"
 
 echo "RSS at SERVING: $(server_rss_kib) KiB"
 against_server mixed --duration "${DURATION:-10m}" --warmup 5s --connections 4 \
-    --concurrency "${CONCURRENCY:-12}" --json >"$out/soak-$backend.json" &
+    --concurrency "${CONCURRENCY:-12}" >"$out/soak-$backend.txt" &
 soaking=$!
 elapsed=0
 while sleep 30 && kill -0 "$soaking" 2>/dev/null; do
@@ -23,11 +23,4 @@ while sleep 30 && kill -0 "$soaking" 2>/dev/null; do
 done
 wait "$soaking"
 echo "RSS at the end: $(server_rss_kib) KiB"
-python3 - "$out/soak-$backend.json" <<'PY'
-import json, sys
-report = json.load(open(sys.argv[1]))
-latency = report["latency_micros"]
-print(f"{report['requests']} calls, {report['requests_per_sec']:.0f}/s, errors {report['errors']}, "
-      f"p50 {latency['p50'] / 1000:.2f} ms, p90 {latency['p90'] / 1000:.2f} ms, "
-      f"p99 {latency['p99'] / 1000:.2f} ms, max {latency['max'] / 1000:.2f} ms")
-PY
+cat "$out/soak-$backend.txt"
