@@ -58,7 +58,6 @@ fn install_recorder() -> PrometheusHandle {
 fn drain_histograms_forever(handle: PrometheusHandle) {
     let spawned = std::thread::Builder::new()
         .name(DRAIN_THREAD.to_owned())
-        .stack_size(64 * 1024)
         .spawn(move || drain_every(HISTOGRAM_DRAIN_INTERVAL, || handle.run_upkeep()));
     if let Err(error) = spawned {
         tracing::error!(%error, "no thread to drain metric histograms: they grow until scraped");

@@ -67,8 +67,7 @@ static SCRAPE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 async fn metrics(State(state): State<ProbeState>) -> impl IntoResponse {
     let _one_scrape_at_a_time = SCRAPE.lock().await;
     outbox_gauges::refresh(&state.db).await;
-    // Without the exporter's own HTTP listener nothing else drains histogram samples.
-    state.metrics.run_upkeep();
+    // `render` folds the pending histogram samples in itself; no upkeep first.
     ([(header::CONTENT_TYPE, PROMETHEUS_TEXT)], state.metrics.render())
 }
 
