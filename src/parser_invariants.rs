@@ -79,7 +79,7 @@ pub fn access_token(data: &[u8]) {
         return;
     };
     assert!(
-        fuzzing_access_tokens().verify(raw).is_err(),
+        fuzzing_access_tokens().verify(raw, Utc::now()).is_err(),
         "a forged access token verified"
     );
 }
@@ -144,7 +144,7 @@ fn fuzzing_access_tokens() -> &'static AccessTokens {
             .issue(Uuid::new_v4(), Uuid::new_v4(), Utc::now())
             .unwrap_or_else(|error| unreachable!("signing with a fresh key: {error}"));
         assert!(
-            tokens.verify(&token).is_ok(),
+            tokens.verify(&token, Utc::now()).is_ok(),
             "a genuine access token did not verify"
         );
         tokens

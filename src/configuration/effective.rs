@@ -109,6 +109,14 @@ pub fn rendered_values(s: &Settings) -> Vec<(&'static str, Rendered)> {
             "IDENTITY_REFRESH_REUSE_GRACE_SECS",
             secs(s.tokens.refresh_reuse_grace),
         ),
+        (
+            "IDENTITY_SESSION_MAX_LIFETIME_SECS",
+            secs(s.tokens.session_max_lifetime),
+        ),
+        (
+            "IDENTITY_MAX_SESSIONS_PER_USER",
+            number(s.tokens.max_sessions_per_user),
+        ),
         ("IDENTITY_ARGON2_MEMORY_KIB", number(hashing.memory_kib.into())),
         ("IDENTITY_ARGON2_ITERATIONS", number(hashing.iterations.into())),
         ("IDENTITY_ARGON2_PARALLELISM", number(hashing.parallelism.into())),
@@ -133,6 +141,10 @@ pub fn rendered_values(s: &Settings) -> Vec<(&'static str, Rendered)> {
         ("IDENTITY_RATE_LIMIT_LOGIN_IP", text(&limits.login_ip)),
         ("IDENTITY_RATE_LIMIT_LOGIN_EMAIL", text(&limits.login_email)),
         ("IDENTITY_RATE_LIMIT_LOGIN_FAILURES", text(&limits.login_failures)),
+        (
+            "IDENTITY_RATE_LIMIT_LOGIN_FAILURES_SUSTAINED",
+            text(&limits.login_failures_sustained),
+        ),
         ("IDENTITY_RATE_LIMIT_SIGNUP_IP", text(&limits.signup_ip)),
         ("IDENTITY_RATE_LIMIT_SIGNUP_EMAIL", text(&limits.signup_email)),
         ("IDENTITY_RATE_LIMIT_RESEND_IP", text(&limits.resend_ip)),
@@ -144,6 +156,10 @@ pub fn rendered_values(s: &Settings) -> Vec<(&'static str, Rendered)> {
         (
             "IDENTITY_RATE_LIMIT_PASSWORD_RESET_EMAIL",
             text(&limits.password_reset_email),
+        ),
+        (
+            "IDENTITY_RATE_LIMIT_RESET_PASSWORD_IP",
+            text(&limits.reset_password_ip),
         ),
         (
             "IDENTITY_RATE_LIMIT_REFRESH_SESSION",
@@ -196,6 +212,10 @@ pub fn rendered_values(s: &Settings) -> Vec<(&'static str, Rendered)> {
         ("IDENTITY_SESSION_RETENTION_SECS", secs(s.purge.session_retention)),
         ("IDENTITY_AUDIT_RETENTION_SECS", secs(s.purge.audit_retention)),
         ("IDENTITY_OUTBOX_RETENTION_SECS", secs(s.purge.outbox_retention)),
+        (
+            "IDENTITY_UNVERIFIED_ACCOUNT_TTL_SECS",
+            secs(s.purge.unverified_account_ttl),
+        ),
         ("IDENTITY_PURGE_BATCH_SIZE", number(s.purge.batch_size)),
     ]
 }

@@ -252,3 +252,32 @@ pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, DbErr> 
     let result = user::Entity::delete_by_id(id).exec(db).await?;
     Ok(result.rows_affected == 1)
 }
+
+/// Deletes at most `limit` accounts that joined before `joined_before` and never verified
+/// their email, staff and superusers excepted; returns how many. The conditions are on
+/// the DELETE itself, not only in the batch's subquery, so an account verified while the
+/// statement waits for its row is re-checked and kept.
+#[tracing::instrument(skip_all)]
+pub async fn purge_unverified(
+    db: &impl ConnectionTrait,
+    joined_before: DateTime<Utc>,
+    limit: u64,
+) -> Result<u64, DbErr> {
+    let abandoned = Condition::all()
+        .add(user::Column::IsVerified.eq(false))
+        .add(user::Column::IsStaff.eq(false))
+        .add(user::Column::IsSuperuser.eq(false))
+        .add(user::Column::DateJoined.lt(joined_before));
+    let batch = sea_orm::sea_query::Query::select()
+        .column(user::Column::Id)
+        .from(user::Entity)
+        .cond_where(abandoned.clone())
+        .limit(limit)
+        .to_owned();
+    let result = user::Entity::delete_many()
+        .filter(user::Column::Id.in_subquery(batch))
+        .filter(abandoned)
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}

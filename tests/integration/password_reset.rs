@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tonic::Code;
 
 use crate::status_assertions::{assert_field_violation, assert_status};
-use crate::test_app::{STRONG_PASSWORD, TestApp, spawn_app, spawn_app_with};
+use crate::test_app::{STRONG_PASSWORD, TestApp, spawn_app};
 use crate::test_database::Backend;
 
 const NEW_PASSWORD: &str = "violet tangerine submarine orchestra";
@@ -139,11 +139,12 @@ async fn a_newer_reset_link_supersedes_the_older_one(backend: Backend) {
 
 database_test!(an_expired_reset_link_fails_with_token_expired);
 async fn an_expired_reset_link_fails_with_token_expired(backend: Backend) {
-    let app = spawn_app_with(backend, |s| s.tokens.reset_token_ttl = Duration::from_secs(1)).await;
+    let app = spawn_app(backend).await;
     app.verified_user("slow@example.com", STRONG_PASSWORD).await;
     request_reset(&app, "slow@example.com").await;
     let token = reset_token(&app, "slow@example.com", 2).await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.clock
+        .advance(app.settings.tokens.reset_token_ttl + Duration::from_secs(1));
 
     let status = reset(&app, &token, NEW_PASSWORD).await.unwrap_err();
 

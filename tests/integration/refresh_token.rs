@@ -9,7 +9,7 @@ use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use crate::status_assertions::{assert_field_violation, assert_status};
-use crate::test_app::{STRONG_PASSWORD, TestApp, seconds_until, spawn_app, spawn_app_with};
+use crate::test_app::{STRONG_PASSWORD, TestApp, seconds_until, spawn_app};
 use crate::test_database::Backend;
 
 async fn refresh(app: &TestApp, refresh_token: &str) -> Result<TokenPair, Status> {
@@ -92,12 +92,10 @@ async fn refresh_refuses_unknown_malformed_and_missing_tokens(backend: Backend) 
 
 database_test!(an_expired_refresh_token_fails_with_refresh_token_expired);
 async fn an_expired_refresh_token_fails_with_refresh_token_expired(backend: Backend) {
-    let app = spawn_app_with(backend, |s| {
-        s.tokens.refresh_token_ttl = std::time::Duration::from_secs(1)
-    })
-    .await;
+    let app = spawn_app(backend).await;
     let tokens = app.logged_in_user("stale@example.com", STRONG_PASSWORD).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    app.clock
+        .advance(app.settings.tokens.refresh_token_ttl + std::time::Duration::from_secs(1));
 
     let status = refresh(&app, &tokens.refresh_token).await.unwrap_err();
 

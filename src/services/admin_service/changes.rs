@@ -3,7 +3,6 @@
 //! row is locked while the rules look at it, so a concurrent change cannot slip
 //! between the check and the write.
 
-use chrono::Utc;
 use sea_orm::DatabaseTransaction;
 use serde_json::json;
 use uuid::Uuid;
@@ -34,8 +33,8 @@ impl AdminService {
         let id = command.id.ok_or(ServiceError::UserNotFound)?;
         tracing::Span::current().record("target_id", tracing::field::display(id));
         rules::check_flag_changes(operator, id, &command.flags)?;
-        let now = Utc::now();
-        let txn = transaction::begin_write(&self.db).await?;
+        let now = self.ctx.clock.now();
+        let txn = transaction::begin_write(&self.ctx.db).await?;
         let target = locked_target(&txn, id).await?;
         rules::check_may_manage(operator, &target)?;
         let changes = command.flags.differences_from(&target);
@@ -55,7 +54,12 @@ impl AdminService {
             "changes": changes.describe(&target),
             "revoked_sessions": revoked,
         });
-        audit_log::record(&txn, AuditKind::AdminUserUpdated, Some(id), client, metadata, now).await?;
+        audit_log::record(
+            &txn,
+            AuditKind::AdminUserUpdated.about(id, client).with(metadata),
+            now,
+        )
+        .await?;
         txn.commit().await?;
         Ok(changes.apply_to(target))
     }
@@ -75,8 +79,8 @@ impl AdminService {
         let id = id.ok_or(ServiceError::UserNotFound)?;
         tracing::Span::current().record("target_id", tracing::field::display(id));
         rules::check_deletion(operator, id)?;
-        let now = Utc::now();
-        let txn = transaction::begin_write(&self.db).await?;
+        let now = self.ctx.clock.now();
+        let txn = transaction::begin_write(&self.ctx.db).await?;
         let target = locked_target(&txn, id).await?;
         rules::check_may_manage(operator, &target)?;
         user_repository::delete(&txn, id).await?;
@@ -86,7 +90,12 @@ impl AdminService {
             "deleted_user_id": id,
             "deleted_email": target.email.as_str(),
         });
-        audit_log::record(&txn, AuditKind::AdminUserDeleted, None, client, metadata, now).await?;
+        audit_log::record(
+            &txn,
+            AuditKind::AdminUserDeleted.about(None, client).with(metadata),
+            now,
+        )
+        .await?;
         txn.commit().await?;
         Ok(())
     }
@@ -105,18 +114,15 @@ impl AdminService {
     ) -> Result<u64, ServiceError> {
         let id = user_id.ok_or(ServiceError::UserNotFound)?;
         tracing::Span::current().record("target_id", tracing::field::display(id));
-        let now = Utc::now();
-        let txn = transaction::begin_write(&self.db).await?;
+        let now = self.ctx.clock.now();
+        let txn = transaction::begin_write(&self.ctx.db).await?;
         locked_target(&txn, id).await?;
         let revoked =
             session_repository::revoke_all_for_user(&txn, id, None, "revoked_by_admin", now).await?;
         let metadata = json!({ "operator_id": operator.id(), "revoked_sessions": revoked });
         audit_log::record(
             &txn,
-            AuditKind::AdminSessionsRevoked,
-            Some(id),
-            client,
-            metadata,
+            AuditKind::AdminSessionsRevoked.about(id, client).with(metadata),
             now,
         )
         .await?;
@@ -128,5 +134,5 @@ impl AdminService {
 /// The target account, its row locked until `txn` ends.
 pub(super) async fn locked_target(txn: &DatabaseTransaction, id: Uuid) -> Result<User, ServiceError> {
     let row = user_repository::find_by_id_for_update(txn, id).await?;
-    to_user(row.ok_or(ServiceError::UserNotFound)?)
+    Ok(to_user(row.ok_or(ServiceError::UserNotFound)?))
 }

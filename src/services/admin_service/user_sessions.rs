@@ -1,7 +1,6 @@
 //! Another account's sessions, one at a time: listing them and revoking one (a lost
 //! laptop), where RevokeUserSessions ends them all.
 
-use chrono::Utc;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -26,10 +25,14 @@ impl AdminService {
         operator: &Operator,
         user_id: Uuid,
     ) -> Result<Vec<Session>, ServiceError> {
-        if user_repository::find_by_id(&self.db, user_id).await?.is_none() {
+        if user_repository::find_by_id(&self.ctx.db, user_id)
+            .await?
+            .is_none()
+        {
             return Err(ServiceError::UserNotFound);
         }
-        let rows = session_repository::list_live_for_user(&self.db, user_id, Utc::now()).await?;
+        let rows =
+            session_repository::list_live_for_user(&self.ctx.db, user_id, self.ctx.clock.now()).await?;
         Ok(rows.into_iter().map(to_session).collect())
     }
 
@@ -46,8 +49,8 @@ impl AdminService {
         session_id: Uuid,
         client: &ClientInfo,
     ) -> Result<(), ServiceError> {
-        let now = Utc::now();
-        let txn = transaction::begin_write(&self.db).await?;
+        let now = self.ctx.clock.now();
+        let txn = transaction::begin_write(&self.ctx.db).await?;
         locked_target(&txn, user_id).await?;
         if !session_repository::revoke(&txn, session_id, user_id, "revoked_by_admin", now).await? {
             return Err(ServiceError::SessionNotFound);
@@ -55,10 +58,9 @@ impl AdminService {
         let metadata = json!({ "operator_id": operator.id(), "session_id": session_id });
         audit_log::record(
             &txn,
-            AuditKind::AdminSessionRevoked,
-            Some(user_id),
-            client,
-            metadata,
+            AuditKind::AdminSessionRevoked
+                .about(user_id, client)
+                .with(metadata),
             now,
         )
         .await?;
