@@ -204,6 +204,7 @@ impl Application {
             tokens: self.services.tokens.clone(),
             admin: self.services.admin.clone(),
             secure_cookies: self.settings.email.public_url.scheme() == "https",
+            renewals: console::renewals::Renewals::default(),
         };
         if let Ok(address) = listener.local_addr() {
             tracing::info!(%address, "identity serving the operators' console");

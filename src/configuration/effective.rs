@@ -264,25 +264,37 @@ fn log_format(format: LogFormat) -> String {
     .to_owned()
 }
 
-/// A TOML basic string: quotes and backslashes escaped.
+/// A TOML string for any text, control characters included, written by the TOML
+/// crates' own writer rather than escaped by hand.
 fn toml_string(text: &str) -> String {
+    use toml_writer::TomlWrite as _;
     let mut quoted = String::with_capacity(text.len() + 2);
-    quoted.push('"');
-    for character in text.chars() {
-        match character {
-            '"' => quoted.push_str("\\\""),
-            '\\' => quoted.push_str("\\\\"),
-            '\n' => quoted.push_str("\\n"),
-            other => quoted.push(other),
-        }
-    }
-    quoted.push('"');
+    // Writing into a String cannot fail.
+    let _ = quoted.value(text);
     quoted
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn any_text_is_written_as_toml_that_reads_back_the_same() {
+        for text in [
+            "plain",
+            "quote \" and \\ back",
+            "tab\tnew\nline",
+            "bell\u{7} del\u{7f} \u{1b}[31m",
+        ] {
+            let document = format!("key = {}", toml_string(text));
+            let parsed = config::Config::builder()
+                .add_source(config::File::from_str(&document, config::FileFormat::Toml))
+                .build()
+                .unwrap();
+            assert_eq!(parsed.get_string("key").unwrap(), text, "{document}");
+        }
+    }
 
     #[test]
     fn every_variable_from_lookup_reads_is_rendered() {

@@ -8,6 +8,7 @@ pub mod admin_request_decoding;
 pub mod bearer_authentication;
 pub mod request_context;
 pub mod request_decoding;
+pub mod request_span;
 pub mod response_encoding;
 pub mod rpc_metrics;
 pub mod server_limits;
@@ -58,18 +59,7 @@ pub async fn serve(
     let max = limits.max_message_bytes;
     limits
         .server()
-        .trace_fn(|request| {
-            let path = request.uri().path();
-            let span = tracing::info_span!(
-                "grpc",
-                method = %path,
-                request_id = %uuid::Uuid::new_v4(),
-                otel.name = %path.trim_start_matches('/'),
-                otel.kind = "server",
-            );
-            crate::otlp_traces::continue_trace(&span, request.headers());
-            span
-        })
+        .layer(request_span::RequestSpanLayer)
         .layer(rpc_metrics::RpcMetricsLayer)
         .add_service(health)
         .add_service(reflection_v1)

@@ -212,6 +212,24 @@ pub async fn find_by_id_for_update(
     user::Entity::find_by_id(id).lock_exclusive().one(db).await
 }
 
+/// The ids of every active superuser, their rows locked until the transaction ends, in
+/// id order so that two transactions taking them cannot deadlock. PostgreSQL re-checks a
+/// row it waited for, so a superuser demoted by the transaction it waited on is missing
+/// from the answer; SQLite's write transactions run one at a time anyway.
+#[tracing::instrument(skip_all)]
+pub async fn lock_active_superusers(db: &impl ConnectionTrait) -> Result<Vec<Uuid>, DbErr> {
+    user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::IsSuperuser.eq(true))
+        .filter(user::Column::IsActive.eq(true))
+        .order_by_asc(user::Column::Id)
+        .lock_exclusive()
+        .into_tuple()
+        .all(db)
+        .await
+}
+
 /// New values for an account's flags; `None` leaves a flag as it is.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FlagUpdate {

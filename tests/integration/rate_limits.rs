@@ -39,12 +39,14 @@ pub fn limits_on(settings: &mut Settings, tighten: impl FnOnce(&mut RateLimitSet
         login_ip: GENEROUS,
         login_email: GENEROUS,
         login_failures: GENEROUS,
+        login_failures_sustained: GENEROUS,
         signup_ip: GENEROUS,
         signup_email: GENEROUS,
         resend_ip: GENEROUS,
         resend_email: GENEROUS,
         password_reset_ip: GENEROUS,
         password_reset_email: GENEROUS,
+        reset_password_ip: GENEROUS,
         refresh_session: GENEROUS,
         ..RateLimitSettings::default()
     };
@@ -70,7 +72,7 @@ pub async fn login(app: &TestApp, email: &str, password: &str) -> Result<(), Sta
     login_with(&mut app.tokens.clone(), email, password).await
 }
 
-async fn login_with(
+pub async fn login_with(
     client: &mut TokenServiceClient<tonic::transport::Channel>,
     email: &str,
     password: &str,
@@ -84,7 +86,7 @@ async fn login_with(
 }
 
 /// A TokenService client whose connection comes from `source` (another loopback address).
-async fn tokens_from(app: &TestApp, source: Ipv4Addr) -> TokenServiceClient<tonic::transport::Channel> {
+pub async fn tokens_from(app: &TestApp, source: Ipv4Addr) -> TokenServiceClient<tonic::transport::Channel> {
     let channel = Endpoint::from_shared(format!("http://127.0.0.1:{}", app.port))
         .unwrap()
         .local_address(Some(IpAddr::V4(source)))

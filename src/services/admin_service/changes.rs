@@ -22,7 +22,8 @@ impl AdminService {
     /// A request that changes nothing writes nothing and records no event.
     ///
     /// # Errors
-    /// `UserNotFound`, `NotSuperuser`, `SelfLockout`, `DatabaseUnavailable`, `Unexpected`.
+    /// `UserNotFound`, `NotSuperuser`, `SelfLockout`, `LastSuperuser`,
+    /// `DatabaseUnavailable`, `Unexpected`.
     #[tracing::instrument(skip_all, fields(operator_id = %operator.id(), target_id))]
     pub async fn update_user(
         &self,
@@ -35,8 +36,17 @@ impl AdminService {
         rules::check_flag_changes(operator, id, &command.flags)?;
         let now = self.ctx.clock.now();
         let txn = transaction::begin_write(&self.ctx.db).await?;
+        // The superusers before the target: every transaction locks in that order.
+        let superusers = if command.flags.may_end_a_superuser() {
+            Some(user_repository::lock_active_superusers(&txn).await?)
+        } else {
+            None
+        };
         let target = locked_target(&txn, id).await?;
         rules::check_may_manage(operator, &target)?;
+        if let Some(superusers) = &superusers {
+            rules::check_keeps_a_superuser(&target, superusers)?;
+        }
         let changes = command.flags.differences_from(&target);
         let revoked = if command.flags.is_active == Some(false) {
             session_repository::revoke_all_for_user(&txn, id, None, "disabled_by_admin", now).await?
@@ -68,7 +78,8 @@ impl AdminService {
     /// keys cascade), its audit events stay with their user unset.
     ///
     /// # Errors
-    /// `UserNotFound`, `NotSuperuser`, `SelfLockout`, `DatabaseUnavailable`, `Unexpected`.
+    /// `UserNotFound`, `NotSuperuser`, `SelfLockout`, `LastSuperuser`, `DatabaseUnavailable`,
+    /// `Unexpected`.
     #[tracing::instrument(skip_all, fields(operator_id = %operator.id(), target_id))]
     pub async fn delete_user(
         &self,
@@ -81,8 +92,10 @@ impl AdminService {
         rules::check_deletion(operator, id)?;
         let now = self.ctx.clock.now();
         let txn = transaction::begin_write(&self.ctx.db).await?;
+        let superusers = user_repository::lock_active_superusers(&txn).await?;
         let target = locked_target(&txn, id).await?;
         rules::check_may_manage(operator, &target)?;
+        rules::check_keeps_a_superuser(&target, &superusers)?;
         user_repository::delete(&txn, id).await?;
         // The event cannot reference the deleted row, so the metadata says who it was.
         let metadata = json!({
@@ -101,10 +114,11 @@ impl AdminService {
     }
 
     /// Revokes every live session of an account (a stolen device, a suspected breach);
-    /// returns how many.
+    /// returns how many. A staff or superuser account's sessions are a superuser's
+    /// business, as the account itself is.
     ///
     /// # Errors
-    /// `UserNotFound`, `DatabaseUnavailable`, `Unexpected`.
+    /// `UserNotFound`, `NotSuperuser`, `DatabaseUnavailable`, `Unexpected`.
     #[tracing::instrument(skip_all, fields(operator_id = %operator.id(), target_id))]
     pub async fn revoke_user_sessions(
         &self,
@@ -116,7 +130,8 @@ impl AdminService {
         tracing::Span::current().record("target_id", tracing::field::display(id));
         let now = self.ctx.clock.now();
         let txn = transaction::begin_write(&self.ctx.db).await?;
-        locked_target(&txn, id).await?;
+        let target = locked_target(&txn, id).await?;
+        rules::check_may_manage(operator, &target)?;
         let revoked =
             session_repository::revoke_all_for_user(&txn, id, None, "revoked_by_admin", now).await?;
         let metadata = json!({ "operator_id": operator.id(), "revoked_sessions": revoked });

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::AdminService;
 use super::changes::locked_target;
-use super::rules::Operator;
+use super::rules::{self, Operator};
 use crate::domain::{ClientInfo, Session};
 use crate::entities::session;
 use crate::repositories::{session_repository, transaction, user_repository};
@@ -37,10 +37,11 @@ impl AdminService {
     }
 
     /// Revokes one session of an account. A session of another account, an unknown one
-    /// and an already revoked one are all `SessionNotFound`.
+    /// and an already revoked one are all `SessionNotFound`. As with every change, a staff
+    /// or superuser account is a superuser's to act on.
     ///
     /// # Errors
-    /// `UserNotFound`, `SessionNotFound`, `DatabaseUnavailable`, `Unexpected`.
+    /// `UserNotFound`, `NotSuperuser`, `SessionNotFound`, `DatabaseUnavailable`, `Unexpected`.
     #[tracing::instrument(skip_all, fields(operator_id = %operator.id(), target_id = %user_id))]
     pub async fn revoke_user_session(
         &self,
@@ -51,7 +52,8 @@ impl AdminService {
     ) -> Result<(), ServiceError> {
         let now = self.ctx.clock.now();
         let txn = transaction::begin_write(&self.ctx.db).await?;
-        locked_target(&txn, user_id).await?;
+        let target = locked_target(&txn, user_id).await?;
+        rules::check_may_manage(operator, &target)?;
         if !session_repository::revoke(&txn, session_id, user_id, "revoked_by_admin", now).await? {
             return Err(ServiceError::SessionNotFound);
         }
