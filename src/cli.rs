@@ -59,7 +59,12 @@ pub enum Command {
         command: KeysCommand,
     },
     /// Print the effective configuration (defaults, file, environment) with secrets masked.
-    Config,
+    Config {
+        /// Instead, list every setting with its default and what it does (Markdown: the
+        /// README's table).
+        #[arg(long)]
+        list: bool,
+    },
     /// Write the encoded FileDescriptorSet of the API (for gateways) to FILE.
     Descriptor {
         /// Where to write it.
@@ -270,10 +275,15 @@ fn prompt_twice() -> anyhow::Result<Zeroizing<String>> {
     Ok(first)
 }
 
-/// `identity config`: every setting, in identity.toml form, with where it came from.
+/// `identity config`: every setting, in identity.toml form, with where it came from; with
+/// `list`, the table of every setting instead.
 #[allow(clippy::print_stdout, reason = "the command's result, for the operator")]
-pub fn print_configuration(settings: &Settings, source: &LayeredSource) {
-    print!("{}", effective::render(settings, source));
+pub fn print_configuration(settings: &Settings, source: &LayeredSource, list: bool) {
+    if list {
+        print!("{}", effective::markdown_table());
+    } else {
+        print!("{}", effective::render(settings, source));
+    }
 }
 
 #[allow(clippy::print_stdout, reason = "the command's result, for the operator")]

@@ -71,8 +71,8 @@ async fn run(command: Command, settings: Settings, source: &LayeredSource) -> an
             Ok(())
         }
         Command::HealthCheck(args) => cli::health_check(args, &settings).await,
-        Command::Config => {
-            cli::print_configuration(&settings, source);
+        Command::Config { list } => {
+            cli::print_configuration(&settings, source, list);
             Ok(())
         }
         Command::Descriptor { out } => {

@@ -9,9 +9,11 @@ use lettre::message::Mailbox;
 use secrecy::SecretString;
 use url::Url;
 
-use super::{EmailSettings, JwtSettings, PasswordHashingSettings, PurgeSettings, Settings, TokenSettings};
+use super::{
+    EmailSettings, GrpcServerLimits, JwtSettings, PasswordHashingSettings, PurgeSettings, Settings,
+    TokenSettings,
+};
 use crate::domain::password::PasswordPolicy;
-use crate::grpc::server_limits::GrpcServerLimits;
 use crate::rate_limit::RateLimitSettings;
 
 const DAY_SECS: u64 = 24 * 60 * 60;

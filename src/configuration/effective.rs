@@ -3,13 +3,13 @@
 //! masked (URL passwords and credential-like query parameters).
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use super::Settings;
 use super::file_layer::{LayeredSource, Origin, file_key};
-use super::{LogFormat, Settings};
+use super::settings_table::SETTINGS;
 
 /// What replaces a secret.
 pub const MASK: &str = "****";
@@ -32,8 +32,8 @@ pub fn render(settings: &Settings, source: &LayeredSource) -> String {
         .map_or_else(|| "none".to_owned(), |path| path.display().to_string());
     let _ = writeln!(out, "# file: {file}");
     for variable in Settings::variable_names() {
-        let key = file_key(&variable);
-        let origin = match source.origin(&variable) {
+        let key = file_key(variable);
+        let origin = match source.origin(variable) {
             Origin::Default => "default",
             Origin::File => "file",
             Origin::Environment => "environment",
@@ -51,173 +51,31 @@ pub fn render(settings: &Settings, source: &LayeredSource) -> String {
 }
 
 /// Each variable with its value in `settings`, secrets masked.
-pub fn rendered_values(s: &Settings) -> Vec<(&'static str, Rendered)> {
-    let text = |value: &dyn std::fmt::Display| Rendered::Text(value.to_string());
-    let optional = |value: Option<String>| value.map_or(Rendered::Unset, Rendered::Text);
-    let secs = |duration: Duration| Rendered::Number(duration.as_secs());
-    let millis =
-        |duration: Duration| Rendered::Number(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX));
-    let number = |value: u64| Rendered::Number(value);
-    let email = &s.email;
-    let hashing = &s.password_hashing;
-    let limits = &s.rate_limits;
-    let grpc = &s.grpc_limits;
-    vec![
-        ("IDENTITY_GRPC_ADDR", text(&s.grpc_addr)),
-        (
-            "IDENTITY_DATABASE_URL",
-            Rendered::Text(masked_url(&s.database_url)),
-        ),
-        (
-            "IDENTITY_DATABASE_MAX_CONNECTIONS",
-            number(s.database_max_connections.into()),
-        ),
-        ("IDENTITY_DATA_DIR", text(&s.data_dir.display())),
-        (
-            "IDENTITY_SMTP_URL",
-            optional(email.smtp_url.as_ref().map(masked_url)),
-        ),
-        ("IDENTITY_MAIL_DIR", text(&email.mail_dir.display())),
-        ("IDENTITY_EMAIL_FROM", text(&email.from)),
-        ("IDENTITY_PUBLIC_URL", text(&email.public_url)),
-        ("IDENTITY_SMTP_TIMEOUT_SECS", secs(email.smtp_timeout)),
-        (
-            "IDENTITY_OUTBOX_POLL_INTERVAL_MS",
-            millis(email.outbox_poll_interval),
-        ),
-        ("IDENTITY_OUTBOX_LEASE_SECS", secs(email.outbox_lease)),
-        ("IDENTITY_OUTBOX_RETRY_BASE_MS", millis(email.outbox_retry_base)),
-        ("IDENTITY_OUTBOX_RETRY_MAX_SECS", secs(email.outbox_retry_max)),
-        ("IDENTITY_JWT_ISSUER", text(&s.jwt.issuer)),
-        ("IDENTITY_JWT_AUDIENCE", text(&s.jwt.audience)),
-        (
-            "IDENTITY_JWT_KEYS_DIR",
-            optional(s.jwt.keys_dir.as_ref().map(|dir| dir.display().to_string())),
-        ),
-        ("IDENTITY_ACCESS_TOKEN_TTL_SECS", secs(s.jwt.access_token_ttl)),
-        ("IDENTITY_JWT_LEEWAY_SECS", secs(s.jwt.leeway)),
-        (
-            "IDENTITY_VERIFICATION_TOKEN_TTL_SECS",
-            secs(s.tokens.verification_token_ttl),
-        ),
-        ("IDENTITY_RESET_TOKEN_TTL_SECS", secs(s.tokens.reset_token_ttl)),
-        (
-            "IDENTITY_REFRESH_TOKEN_TTL_SECS",
-            secs(s.tokens.refresh_token_ttl),
-        ),
-        (
-            "IDENTITY_REFRESH_REUSE_GRACE_SECS",
-            secs(s.tokens.refresh_reuse_grace),
-        ),
-        (
-            "IDENTITY_SESSION_MAX_LIFETIME_SECS",
-            secs(s.tokens.session_max_lifetime),
-        ),
-        (
-            "IDENTITY_MAX_SESSIONS_PER_USER",
-            number(s.tokens.max_sessions_per_user),
-        ),
-        ("IDENTITY_ARGON2_MEMORY_KIB", number(hashing.memory_kib.into())),
-        ("IDENTITY_ARGON2_ITERATIONS", number(hashing.iterations.into())),
-        ("IDENTITY_ARGON2_PARALLELISM", number(hashing.parallelism.into())),
-        (
-            "IDENTITY_HASHING_CONCURRENCY",
-            number(hashing.max_concurrency as u64),
-        ),
-        ("IDENTITY_HASHING_QUEUE_LIMIT", number(hashing.max_queue as u64)),
-        ("IDENTITY_HASHING_IDLE_RELEASE_SECS", secs(hashing.idle_release)),
-        (
-            "IDENTITY_PASSWORD_MIN_CHARS",
-            number(s.password_policy.min_chars() as u64),
-        ),
-        (
-            "IDENTITY_REDIS_URL",
-            optional(s.redis_url.as_ref().map(masked_url)),
-        ),
-        (
-            "IDENTITY_RATE_LIMITS",
-            Rendered::Text(on_off(s.rate_limits_enabled)),
-        ),
-        ("IDENTITY_RATE_LIMIT_LOGIN_IP", text(&limits.login_ip)),
-        ("IDENTITY_RATE_LIMIT_LOGIN_EMAIL", text(&limits.login_email)),
-        ("IDENTITY_RATE_LIMIT_LOGIN_FAILURES", text(&limits.login_failures)),
-        (
-            "IDENTITY_RATE_LIMIT_LOGIN_FAILURES_SUSTAINED",
-            text(&limits.login_failures_sustained),
-        ),
-        ("IDENTITY_RATE_LIMIT_SIGNUP_IP", text(&limits.signup_ip)),
-        ("IDENTITY_RATE_LIMIT_SIGNUP_EMAIL", text(&limits.signup_email)),
-        ("IDENTITY_RATE_LIMIT_RESEND_IP", text(&limits.resend_ip)),
-        ("IDENTITY_RATE_LIMIT_RESEND_EMAIL", text(&limits.resend_email)),
-        (
-            "IDENTITY_RATE_LIMIT_PASSWORD_RESET_IP",
-            text(&limits.password_reset_ip),
-        ),
-        (
-            "IDENTITY_RATE_LIMIT_PASSWORD_RESET_EMAIL",
-            text(&limits.password_reset_email),
-        ),
-        (
-            "IDENTITY_RATE_LIMIT_RESET_PASSWORD_IP",
-            text(&limits.reset_password_ip),
-        ),
-        (
-            "IDENTITY_RATE_LIMIT_REFRESH_SESSION",
-            text(&limits.refresh_session),
-        ),
-        ("IDENTITY_REDIS_KEY_PREFIX", text(&limits.redis_key_prefix)),
-        ("IDENTITY_REDIS_TIMEOUT_MS", millis(limits.redis_timeout)),
-        ("IDENTITY_REDIS_RETRY_MS", millis(limits.redis_retry)),
-        (
-            "IDENTITY_GRPC_MAX_MESSAGE_BYTES",
-            number(grpc.max_message_bytes as u64),
-        ),
-        (
-            "IDENTITY_GRPC_CONCURRENCY_PER_CONNECTION",
-            number(grpc.concurrency_per_connection as u64),
-        ),
-        (
-            "IDENTITY_GRPC_KEEPALIVE_INTERVAL_SECS",
-            secs(grpc.keepalive_interval),
-        ),
-        (
-            "IDENTITY_GRPC_KEEPALIVE_TIMEOUT_SECS",
-            secs(grpc.keepalive_timeout),
-        ),
-        (
-            "IDENTITY_GRPC_MAX_CONNECTION_AGE_SECS",
-            secs(grpc.max_connection_age),
-        ),
-        ("IDENTITY_GRPC_REQUEST_TIMEOUT_SECS", secs(grpc.request_timeout)),
-        (
-            "IDENTITY_METRICS_ADDR",
-            optional(Some(
-                s.metrics_addr.map_or("off".to_owned(), |addr| addr.to_string()),
-            )),
-        ),
-        (
-            "IDENTITY_CONSOLE_ADDR",
-            optional(s.console_addr.map(|addr| addr.to_string())),
-        ),
-        ("IDENTITY_LOG_FORMAT", optional(s.log_format.map(log_format))),
-        (
-            "IDENTITY_ENUMERATION_PROTECTION",
-            Rendered::Flag(s.enumeration_protection),
-        ),
-        (
-            "IDENTITY_HEALTH_PROBE_INTERVAL_SECS",
-            secs(s.health_probe_interval),
-        ),
-        ("IDENTITY_PURGE_INTERVAL_SECS", secs(s.purge.interval)),
-        ("IDENTITY_SESSION_RETENTION_SECS", secs(s.purge.session_retention)),
-        ("IDENTITY_AUDIT_RETENTION_SECS", secs(s.purge.audit_retention)),
-        ("IDENTITY_OUTBOX_RETENTION_SECS", secs(s.purge.outbox_retention)),
-        (
-            "IDENTITY_UNVERIFIED_ACCOUNT_TTL_SECS",
-            secs(s.purge.unverified_account_ttl),
-        ),
-        ("IDENTITY_PURGE_BATCH_SIZE", number(s.purge.batch_size)),
-    ]
+pub fn rendered_values(settings: &Settings) -> Vec<(&'static str, Rendered)> {
+    SETTINGS
+        .iter()
+        .map(|setting| (setting.variable, setting.show(settings)))
+        .collect()
+}
+
+/// The settings table of the README: every variable, its default and what it does, in
+/// `identity config --list`'s Markdown.
+pub fn markdown_table() -> String {
+    let defaults = Settings::default();
+    let mut out = String::from("| variable | default | what it does |\n|---|---|---|\n");
+    for setting in SETTINGS {
+        let default = match setting.show(&defaults) {
+            _ if setting.default_described.is_some() => {
+                setting.default_described.unwrap_or_default().to_owned()
+            }
+            Rendered::Text(text) => format!("`{text}`"),
+            Rendered::Number(number) => format!("`{number}`"),
+            Rendered::Flag(flag) => format!("`{flag}`"),
+            Rendered::Unset => "unset".to_owned(),
+        };
+        let _ = writeln!(out, "| `{}` | {default} | {} |", setting.variable, setting.about);
+    }
+    out
 }
 
 /// The URL with its password and credential-like query values replaced by [`MASK`];
@@ -252,18 +110,6 @@ pub fn masked_url(secret: &SecretString) -> String {
     url.to_string()
 }
 
-fn on_off(flag: bool) -> String {
-    if flag { "on" } else { "off" }.to_owned()
-}
-
-fn log_format(format: LogFormat) -> String {
-    match format {
-        LogFormat::Pretty => "pretty",
-        LogFormat::Json => "json",
-    }
-    .to_owned()
-}
-
 /// A TOML string for any text, control characters included, written by the TOML
 /// crates' own writer rather than escaped by hand.
 fn toml_string(text: &str) -> String {
@@ -276,7 +122,7 @@ fn toml_string(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
     #[test]
@@ -297,14 +143,30 @@ mod tests {
     }
 
     #[test]
-    fn every_variable_from_lookup_reads_is_rendered() {
-        let rendered = rendered_values(&Settings::default());
-        for variable in Settings::variable_names() {
-            assert!(
-                rendered.iter().any(|(name, _)| *name == variable),
-                "{variable} is read by from_lookup but not rendered by `identity config`"
-            );
-        }
+    fn every_setting_is_named_once() {
+        let mut variables: Vec<&str> = Settings::variable_names().collect();
+        let count = variables.len();
+        variables.sort_unstable();
+        variables.dedup();
+        assert_eq!(variables.len(), count, "a variable is listed twice in SETTINGS");
+        assert!(variables.iter().all(|variable| variable.starts_with("IDENTITY_")));
+    }
+
+    /// The README's table is `identity config --list`'s output between its markers: a
+    /// setting added, renamed or re-documented in `SETTINGS` fails here until the README
+    /// says the same.
+    #[test]
+    fn the_readme_lists_every_setting_as_the_table_says() {
+        let readme = include_str!("../../README.md");
+        let begin = "<!-- settings table: identity config --list -->\n";
+        let end = "<!-- end of settings table -->";
+        let start = readme.find(begin).expect("the README marks its settings table") + begin.len();
+        let stop = readme[start..].find(end).expect("the table's end marker") + start;
+        assert_eq!(
+            &readme[start..stop],
+            markdown_table(),
+            "README.md's settings table is out of date: paste `identity config --list`"
+        );
     }
 
     #[test]

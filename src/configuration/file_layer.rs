@@ -109,9 +109,9 @@ impl LayeredSource {
     ///
     /// # Errors
     /// The first unknown key.
-    pub fn check_file_keys(&self, variables: &[String]) -> Result<(), LoadError> {
+    pub fn check_file_keys<'v>(&self, variables: impl Iterator<Item = &'v str>) -> Result<(), LoadError> {
         let Some(path) = &self.file else { return Ok(()) };
-        let known: Vec<String> = variables.iter().map(|variable| file_key(variable)).collect();
+        let known: Vec<String> = variables.map(file_key).collect();
         match self.file_keys.iter().find(|key| !known.contains(key)) {
             Some(key) => Err(LoadError::UnknownKey {
                 path: path.clone(),
@@ -208,25 +208,17 @@ impl super::Settings {
         environment: HashMap<String, String>,
     ) -> Result<(Self, LayeredSource), LoadError> {
         let source = LayeredSource::load(file, environment)?;
-        source.check_file_keys(&Self::variable_names())?;
+        source.check_file_keys(Self::variable_names())?;
         let settings =
             Self::from_lookup(|variable| source.lookup(variable)).map_err(|error| source.locate(error))?;
         Ok((settings, source))
     }
 
-    /// Every variable `from_lookup` reads, in its order. Asked of `from_lookup` itself,
-    /// so a setting added there is known here without a second list.
-    pub fn variable_names() -> Vec<String> {
-        let names = std::cell::RefCell::new(Vec::<String>::new());
-        let recorded = Self::from_lookup(|variable| {
-            let mut names = names.borrow_mut();
-            if !names.iter().any(|name| name == variable) {
-                names.push(variable.to_owned());
-            }
-            None
-        });
-        debug_assert!(recorded.is_ok(), "the defaults are valid");
-        names.into_inner()
+    /// Every variable `from_lookup` reads, in its order.
+    pub fn variable_names() -> impl Iterator<Item = &'static str> {
+        super::settings_table::SETTINGS
+            .iter()
+            .map(|setting| setting.variable)
     }
 }
 
@@ -326,10 +318,10 @@ mod tests {
 
     #[test]
     fn variable_names_lists_what_from_lookup_reads() {
-        let names = Settings::variable_names();
+        let names: Vec<&str> = Settings::variable_names().collect();
 
-        assert_eq!(names.first().map(String::as_str), Some("IDENTITY_GRPC_ADDR"));
-        assert!(names.iter().any(|name| name == "IDENTITY_METRICS_ADDR"));
+        assert_eq!(names.first().copied(), Some("IDENTITY_GRPC_ADDR"));
+        assert!(names.contains(&"IDENTITY_METRICS_ADDR"));
         assert!(names.iter().all(|name| name.starts_with(VARIABLE_PREFIX)));
     }
 }

@@ -18,15 +18,18 @@ use url::Url;
 use variable_source::Source;
 
 use crate::domain::password::PasswordPolicy;
-use crate::grpc::server_limits::GrpcServerLimits;
 use crate::rate_limit::RateLimitSettings;
 
 mod defaults;
 pub mod effective;
 pub mod file_layer;
+mod grpc_limits;
+pub mod settings_table;
 mod variable_source;
 
 pub use file_layer::{LayeredSource, LoadError, Origin};
+pub use grpc_limits::GrpcServerLimits;
+use settings_table::SETTINGS;
 
 /// Everything the service can be configured with.
 #[derive(Clone, Debug)]
@@ -183,6 +186,15 @@ pub enum LogFormat {
     Json,
 }
 
+impl std::fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Pretty => "pretty",
+            Self::Json => "json",
+        })
+    }
+}
+
 impl FromStr for LogFormat {
     type Err = String;
 
@@ -219,127 +231,9 @@ impl Settings {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigurationError> {
         let source = Source { lookup: &lookup };
         let mut s = Self::default();
-        source.parse("IDENTITY_GRPC_ADDR", &mut s.grpc_addr)?;
-        source.secret("IDENTITY_DATABASE_URL", &mut s.database_url);
-        source.parse(
-            "IDENTITY_DATABASE_MAX_CONNECTIONS",
-            &mut s.database_max_connections,
-        )?;
-        source.parse("IDENTITY_DATA_DIR", &mut s.data_dir)?;
-        source.optional_secret("IDENTITY_SMTP_URL", &mut s.email.smtp_url);
-        source.parse("IDENTITY_MAIL_DIR", &mut s.email.mail_dir)?;
-        source.parse("IDENTITY_EMAIL_FROM", &mut s.email.from)?;
-        source.parse("IDENTITY_PUBLIC_URL", &mut s.email.public_url)?;
-        source.secs("IDENTITY_SMTP_TIMEOUT_SECS", &mut s.email.smtp_timeout)?;
-        source.millis(
-            "IDENTITY_OUTBOX_POLL_INTERVAL_MS",
-            &mut s.email.outbox_poll_interval,
-        )?;
-        source.secs("IDENTITY_OUTBOX_LEASE_SECS", &mut s.email.outbox_lease)?;
-        source.millis("IDENTITY_OUTBOX_RETRY_BASE_MS", &mut s.email.outbox_retry_base)?;
-        source.secs("IDENTITY_OUTBOX_RETRY_MAX_SECS", &mut s.email.outbox_retry_max)?;
-        source.parse("IDENTITY_JWT_ISSUER", &mut s.jwt.issuer)?;
-        source.parse("IDENTITY_JWT_AUDIENCE", &mut s.jwt.audience)?;
-        source.optional("IDENTITY_JWT_KEYS_DIR", &mut s.jwt.keys_dir)?;
-        source.secs("IDENTITY_ACCESS_TOKEN_TTL_SECS", &mut s.jwt.access_token_ttl)?;
-        source.secs("IDENTITY_JWT_LEEWAY_SECS", &mut s.jwt.leeway)?;
-        source.secs(
-            "IDENTITY_VERIFICATION_TOKEN_TTL_SECS",
-            &mut s.tokens.verification_token_ttl,
-        )?;
-        source.secs("IDENTITY_RESET_TOKEN_TTL_SECS", &mut s.tokens.reset_token_ttl)?;
-        source.secs("IDENTITY_REFRESH_TOKEN_TTL_SECS", &mut s.tokens.refresh_token_ttl)?;
-        source.secs(
-            "IDENTITY_REFRESH_REUSE_GRACE_SECS",
-            &mut s.tokens.refresh_reuse_grace,
-        )?;
-        source.secs(
-            "IDENTITY_SESSION_MAX_LIFETIME_SECS",
-            &mut s.tokens.session_max_lifetime,
-        )?;
-        source.parse(
-            "IDENTITY_MAX_SESSIONS_PER_USER",
-            &mut s.tokens.max_sessions_per_user,
-        )?;
-        source.parse("IDENTITY_ARGON2_MEMORY_KIB", &mut s.password_hashing.memory_kib)?;
-        source.parse("IDENTITY_ARGON2_ITERATIONS", &mut s.password_hashing.iterations)?;
-        source.parse("IDENTITY_ARGON2_PARALLELISM", &mut s.password_hashing.parallelism)?;
-        source.parse(
-            "IDENTITY_HASHING_CONCURRENCY",
-            &mut s.password_hashing.max_concurrency,
-        )?;
-        source.optional_secret("IDENTITY_REDIS_URL", &mut s.redis_url);
-        source.parse("IDENTITY_HASHING_QUEUE_LIMIT", &mut s.password_hashing.max_queue)?;
-        source.secs(
-            "IDENTITY_HASHING_IDLE_RELEASE_SECS",
-            &mut s.password_hashing.idle_release,
-        )?;
-        source.parse("IDENTITY_PASSWORD_MIN_CHARS", &mut s.password_policy)?;
-        source.switch("IDENTITY_RATE_LIMITS", &mut s.rate_limits_enabled)?;
-        let limits = &mut s.rate_limits;
-        source.parse("IDENTITY_RATE_LIMIT_LOGIN_IP", &mut limits.login_ip)?;
-        source.parse("IDENTITY_RATE_LIMIT_LOGIN_EMAIL", &mut limits.login_email)?;
-        source.parse("IDENTITY_RATE_LIMIT_LOGIN_FAILURES", &mut limits.login_failures)?;
-        source.parse(
-            "IDENTITY_RATE_LIMIT_LOGIN_FAILURES_SUSTAINED",
-            &mut limits.login_failures_sustained,
-        )?;
-        source.parse("IDENTITY_RATE_LIMIT_SIGNUP_IP", &mut limits.signup_ip)?;
-        source.parse("IDENTITY_RATE_LIMIT_SIGNUP_EMAIL", &mut limits.signup_email)?;
-        source.parse("IDENTITY_RATE_LIMIT_RESEND_IP", &mut limits.resend_ip)?;
-        source.parse("IDENTITY_RATE_LIMIT_RESEND_EMAIL", &mut limits.resend_email)?;
-        source.parse(
-            "IDENTITY_RATE_LIMIT_PASSWORD_RESET_IP",
-            &mut limits.password_reset_ip,
-        )?;
-        source.parse(
-            "IDENTITY_RATE_LIMIT_PASSWORD_RESET_EMAIL",
-            &mut limits.password_reset_email,
-        )?;
-        source.parse(
-            "IDENTITY_RATE_LIMIT_RESET_PASSWORD_IP",
-            &mut limits.reset_password_ip,
-        )?;
-        source.parse("IDENTITY_RATE_LIMIT_REFRESH_SESSION", &mut limits.refresh_session)?;
-        source.parse("IDENTITY_REDIS_KEY_PREFIX", &mut limits.redis_key_prefix)?;
-        source.millis("IDENTITY_REDIS_TIMEOUT_MS", &mut limits.redis_timeout)?;
-        source.millis("IDENTITY_REDIS_RETRY_MS", &mut limits.redis_retry)?;
-        let grpc = &mut s.grpc_limits;
-        source.parse("IDENTITY_GRPC_MAX_MESSAGE_BYTES", &mut grpc.max_message_bytes)?;
-        source.parse(
-            "IDENTITY_GRPC_CONCURRENCY_PER_CONNECTION",
-            &mut grpc.concurrency_per_connection,
-        )?;
-        source.secs(
-            "IDENTITY_GRPC_KEEPALIVE_INTERVAL_SECS",
-            &mut grpc.keepalive_interval,
-        )?;
-        source.secs(
-            "IDENTITY_GRPC_KEEPALIVE_TIMEOUT_SECS",
-            &mut grpc.keepalive_timeout,
-        )?;
-        source.secs(
-            "IDENTITY_GRPC_MAX_CONNECTION_AGE_SECS",
-            &mut grpc.max_connection_age,
-        )?;
-        source.secs("IDENTITY_GRPC_REQUEST_TIMEOUT_SECS", &mut grpc.request_timeout)?;
-        source.address_or_off("IDENTITY_METRICS_ADDR", &mut s.metrics_addr)?;
-        source.optional("IDENTITY_CONSOLE_ADDR", &mut s.console_addr)?;
-        source.optional("IDENTITY_LOG_FORMAT", &mut s.log_format)?;
-        source.switch("IDENTITY_ENUMERATION_PROTECTION", &mut s.enumeration_protection)?;
-        source.secs(
-            "IDENTITY_HEALTH_PROBE_INTERVAL_SECS",
-            &mut s.health_probe_interval,
-        )?;
-        source.secs("IDENTITY_PURGE_INTERVAL_SECS", &mut s.purge.interval)?;
-        source.secs("IDENTITY_SESSION_RETENTION_SECS", &mut s.purge.session_retention)?;
-        source.secs("IDENTITY_AUDIT_RETENTION_SECS", &mut s.purge.audit_retention)?;
-        source.secs("IDENTITY_OUTBOX_RETENTION_SECS", &mut s.purge.outbox_retention)?;
-        source.secs(
-            "IDENTITY_UNVERIFIED_ACCOUNT_TTL_SECS",
-            &mut s.purge.unverified_account_ttl,
-        )?;
-        source.parse("IDENTITY_PURGE_BATCH_SIZE", &mut s.purge.batch_size)?;
+        for setting in SETTINGS {
+            setting.read(&source, &mut s)?;
+        }
         s.validate()?;
         Ok(s)
     }

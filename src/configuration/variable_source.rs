@@ -2,6 +2,7 @@
 //! typed target and, on failure, names the variable. A blank value counts as unset.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -45,6 +46,38 @@ impl Source<'_> {
         Ok(())
     }
 
+    pub(super) fn text<T>(&self, variable: &'static str, target: &mut T) -> Result<(), ConfigurationError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        self.parse(variable, target)
+    }
+
+    pub(super) fn number<T>(&self, variable: &'static str, target: &mut T) -> Result<(), ConfigurationError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        self.parse(variable, target)
+    }
+
+    pub(super) fn path(
+        &self,
+        variable: &'static str,
+        target: &mut PathBuf,
+    ) -> Result<(), ConfigurationError> {
+        self.parse(variable, target)
+    }
+
+    pub(super) fn optional_path(
+        &self,
+        variable: &'static str,
+        target: &mut Option<PathBuf>,
+    ) -> Result<(), ConfigurationError> {
+        self.optional(variable, target)
+    }
+
     pub(super) fn optional<T>(
         &self,
         variable: &'static str,
@@ -60,16 +93,26 @@ impl Source<'_> {
         Ok(())
     }
 
-    pub(super) fn secret(&self, variable: &'static str, target: &mut SecretString) {
+    pub(super) fn secret(
+        &self,
+        variable: &'static str,
+        target: &mut SecretString,
+    ) -> Result<(), ConfigurationError> {
         if let Some(raw) = self.get(variable) {
             *target = SecretString::from(raw.trim().to_owned());
         }
+        Ok(())
     }
 
-    pub(super) fn optional_secret(&self, variable: &'static str, target: &mut Option<SecretString>) {
+    pub(super) fn optional_secret(
+        &self,
+        variable: &'static str,
+        target: &mut Option<SecretString>,
+    ) -> Result<(), ConfigurationError> {
         if let Some(raw) = self.get(variable) {
             *target = Some(SecretString::from(raw.trim().to_owned()));
         }
+        Ok(())
     }
 
     pub(super) fn secs(

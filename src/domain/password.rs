@@ -111,6 +111,13 @@ impl PasswordPolicy {
     }
 }
 
+/// As `IDENTITY_PASSWORD_MIN_CHARS` is written: the minimum number of characters.
+impl std::fmt::Display for PasswordPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.min_chars)
+    }
+}
+
 impl std::str::FromStr for PasswordPolicy {
     type Err = String;
 

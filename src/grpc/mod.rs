@@ -44,7 +44,7 @@ pub async fn serve(
     listener: TcpListener,
     services: GrpcServices,
     health: HealthServer<impl Health>,
-    limits: &server_limits::GrpcServerLimits,
+    limits: &crate::configuration::GrpcServerLimits,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let reflection_v1 = reflection().build_v1().context("building reflection v1")?;
@@ -57,8 +57,7 @@ pub async fn serve(
     let admin = admin_handler::AdminHandler::new(services.admin, bearer.clone());
     let tokens = token_handler::TokenHandler::new(services.tokens, bearer);
     let max = limits.max_message_bytes;
-    limits
-        .server()
+    server_limits::server(limits)
         .layer(request_span::RequestSpanLayer)
         .layer(rpc_metrics::RpcMetricsLayer)
         .add_service(health)

@@ -1,8 +1,7 @@
 //! Account use cases: signup, email verification, resending the verification email.
 
-use serde_json::json;
-
 use super::audit_log::{self, AuditKind};
+use super::session_revocation::{self, Revocation};
 use super::user_row::to_user;
 use super::{ServiceContext, ServiceError, email_request, password_attempts, signup_protection};
 use crate::auth::{AuthenticatedPrincipal, PasswordCheck};
@@ -11,7 +10,7 @@ use crate::email::outbox::{self, OutboxEmail};
 use crate::repositories::db_error::UniqueViolationExt;
 use crate::repositories::email_verification_token_repository as verification_tokens;
 use crate::repositories::single_use_token_repository::Consumption;
-use crate::repositories::{session_repository, transaction, user_repository};
+use crate::repositories::{transaction, user_repository};
 
 /// A validated Signup request.
 #[derive(Debug)]
@@ -175,21 +174,13 @@ impl AccountService {
         let now = self.ctx.clock.now();
         let txn = transaction::begin_write(&self.ctx.db).await?;
         user_repository::set_password_hash(&txn, user.id, &password_hash, now).await?;
-        let revoked = session_repository::revoke_all_for_user(
-            &txn,
-            user.id,
-            Some(principal.session_id),
-            "password_changed",
-            now,
-        )
-        .await?;
-        let metadata = json!({ "revoked_sessions": revoked });
-        audit_log::record(
-            &txn,
-            AuditKind::PasswordChanged.about(user.id, client).with(metadata),
-            now,
-        )
-        .await?;
+        let revocation = Revocation {
+            user_id: user.id,
+            keep: Some(principal.session_id),
+            reason: "password_changed",
+        };
+        let event = AuditKind::PasswordChanged.about(user.id, client);
+        session_revocation::revoke_and_record(&txn, revocation, event, now).await?;
         let notice = OutboxEmail::notice(
             user.id,
             &user.email,

@@ -97,6 +97,15 @@ impl AuditRecord<'_> {
         self.metadata = metadata;
         self
     }
+
+    /// The same event with one more detail.
+    #[must_use]
+    pub fn with_detail(mut self, key: &str, value: serde_json::Value) -> Self {
+        if let Some(details) = self.metadata.as_object_mut() {
+            details.insert(key.to_owned(), value);
+        }
+        self
+    }
 }
 
 /// Appends `event` in `db`'s transaction.

@@ -10,6 +10,7 @@ pub mod password_attempts;
 pub mod password_reset_service;
 pub mod service_context;
 pub mod service_error;
+pub mod session_revocation;
 pub mod signup_protection;
 pub mod superuser_service;
 pub mod token_service;

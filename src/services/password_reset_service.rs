@@ -1,16 +1,15 @@
 //! Forgotten passwords: RequestPasswordReset queues a reset email, ResetPassword uses
 //! its single-use token to set a new password and end every session.
 
-use serde_json::json;
-
-use super::audit_log::{self, AuditKind};
+use super::audit_log::AuditKind;
+use super::session_revocation::{self, Revocation};
 use super::user_row::to_user;
 use super::{ServiceContext, ServiceError, email_request};
 use crate::domain::{ClientInfo, EmailAddress, NewPassword, OpaqueToken};
 use crate::email::outbox::{self, OutboxEmail};
 use crate::repositories::password_reset_token_repository as reset_tokens;
 use crate::repositories::single_use_token_repository::{Consumption, TokenState};
-use crate::repositories::{session_repository, transaction, user_repository};
+use crate::repositories::{transaction, user_repository};
 
 /// A validated ResetPassword request.
 #[derive(Debug)]
@@ -114,15 +113,13 @@ impl PasswordResetService {
         }
         user_repository::set_password_hash(&txn, user.id, &password_hash, now).await?;
         user_repository::mark_verified(&txn, user.id, now).await?;
-        let revoked =
-            session_repository::revoke_all_for_user(&txn, user.id, None, "password_reset", now).await?;
-        let metadata = json!({ "revoked_sessions": revoked });
-        audit_log::record(
-            &txn,
-            AuditKind::PasswordReset.about(user.id, client).with(metadata),
-            now,
-        )
-        .await?;
+        let revocation = Revocation {
+            user_id: user.id,
+            keep: None,
+            reason: "password_reset",
+        };
+        let event = AuditKind::PasswordReset.about(user.id, client);
+        session_revocation::revoke_and_record(&txn, revocation, event, now).await?;
         let what = "Your password was reset";
         outbox::enqueue(
             &txn,

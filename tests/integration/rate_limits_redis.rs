@@ -26,6 +26,7 @@ fn shared_limits(settings: &mut Settings, url: String, prefix: &str, burst: u32)
     limits_on(settings, |limits| {
         limits.login_ip = RateQuota::new(1000, 100_000);
         limits.login_failures = RateQuota::new(1000, 100_000);
+        limits.login_failures_sustained = RateQuota::new(1000, 100_000);
         limits.login_email = RateQuota::new(burst, 60);
         limits.redis_key_prefix = prefix.to_owned();
         limits.redis_retry = Duration::from_millis(200);

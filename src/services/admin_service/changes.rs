@@ -14,6 +14,7 @@ use crate::domain::{ClientInfo, User};
 use crate::repositories::{session_repository, transaction, user_repository};
 use crate::services::ServiceError;
 use crate::services::audit_log::{self, AuditKind};
+use crate::services::session_revocation::{self, Revocation};
 use crate::services::user_row::to_user;
 
 impl AdminService {
@@ -132,15 +133,15 @@ impl AdminService {
         let txn = transaction::begin_write(&self.ctx.db).await?;
         let target = locked_target(&txn, id).await?;
         rules::check_may_manage(operator, &target)?;
-        let revoked =
-            session_repository::revoke_all_for_user(&txn, id, None, "revoked_by_admin", now).await?;
-        let metadata = json!({ "operator_id": operator.id(), "revoked_sessions": revoked });
-        audit_log::record(
-            &txn,
-            AuditKind::AdminSessionsRevoked.about(id, client).with(metadata),
-            now,
-        )
-        .await?;
+        let revocation = Revocation {
+            user_id: id,
+            keep: None,
+            reason: "revoked_by_admin",
+        };
+        let event = AuditKind::AdminSessionsRevoked
+            .about(id, client)
+            .with(json!({ "operator_id": operator.id() }));
+        let revoked = session_revocation::revoke_and_record(&txn, revocation, event, now).await?;
         txn.commit().await?;
         Ok(revoked)
     }

@@ -10,6 +10,7 @@ use crate::entities::session;
 use crate::repositories::{session_repository, transaction};
 use crate::services::ServiceError;
 use crate::services::audit_log::{self, AuditKind};
+use crate::services::session_revocation::{self, Revocation};
 use crate::services::user_row::to_user;
 
 impl TokenService {
@@ -112,17 +113,16 @@ impl TokenService {
     ) -> Result<u64, ServiceError> {
         let now = self.ctx.clock.now();
         let txn = transaction::begin_write(&self.ctx.db).await?;
-        let revoked =
-            session_repository::revoke_all_for_user(&txn, principal.user.id, None, "logout_all", now).await?;
-        let metadata = json!({ "revoked_sessions": revoked, "reason": "logout_all" });
-        audit_log::record(
-            &txn,
-            AuditKind::SessionsRevoked
-                .about(principal.user.id, client)
-                .with(metadata),
-            now,
-        )
-        .await?;
+        let id = principal.user.id;
+        let revocation = Revocation {
+            user_id: id,
+            keep: None,
+            reason: "logout_all",
+        };
+        let event = AuditKind::SessionsRevoked
+            .about(id, client)
+            .with(json!({ "reason": "logout_all" }));
+        let revoked = session_revocation::revoke_and_record(&txn, revocation, event, now).await?;
         txn.commit().await?;
         Ok(revoked)
     }
