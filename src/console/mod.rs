@@ -2,14 +2,16 @@
 //!
 //! A transport like `grpc`: handlers parse forms into domain types, call the same
 //! `TokenService` and `AdminService` as the RPCs (so every rule and audit event is the
-//! one the gRPC AdminService applies) and render askama templates. No database access
-//! here. `console_error` is the one place a service outcome becomes an HTTP status.
+//! one the gRPC AdminService applies) and render minijinja templates (`page_templates`,
+//! under the engine and escaping rules the emails use). No database access here.
+//! `console_error` is the one place a service outcome becomes an HTTP status.
 
 mod audit_page;
 mod console_error;
 mod console_session;
 mod csrf;
 mod forms;
+mod page_templates;
 pub mod renewals;
 mod security_headers;
 mod session_cookie;
@@ -84,6 +86,7 @@ pub async fn serve(
     state: ConsoleState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    page_templates::check()?;
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

@@ -7,8 +7,13 @@
 //! Both cookies are `HttpOnly` (no script reads them), `SameSite=Strict` (no cross-site
 //! request carries them) and `Secure` when the service is reached over https. No
 //! `Max-Age`: the browser forgets them when it closes, the session row outlives that.
+//!
+//! The `cookie` crate writes the `Set-Cookie` values and parses the `Cookie` header, so
+//! RFC 6265's grammar (whitespace, empty pairs, quoted values) is its maintainers' to get
+//! right, not ours.
 
 use axum::http::{HeaderMap, header};
+use cookie::{Cookie, CookieBuilder, SameSite};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::csrf;
@@ -81,28 +86,41 @@ impl std::fmt::Debug for ConsoleSession {
     }
 }
 
-/// The value of the cookie `name` among the request's `Cookie` headers.
+/// The value of the cookie `name` among the request's `Cookie` headers: the first one
+/// that parses, without a surrounding pair of quotes. A header that is not text, or a
+/// pair that is not `name=value`, is skipped rather than failing the whole request.
 pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_owned())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|cookie| cookie.name() == name)
+        .map(|cookie| cookie.value_trimmed().to_owned())
 }
 
 /// A `Set-Cookie` value for a cookie the browser keeps until it closes.
 pub fn set_cookie(name: &str, value: &str, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict{secure}")
+    console_cookie(name, value, secure).build().to_string()
 }
 
-/// A `Set-Cookie` value that deletes the cookie `name`.
+/// A `Set-Cookie` value that deletes the cookie `name`. `Max-Age=0` alone, no `Expires`
+/// date: every browser the console supports honours it, and the header stays as it was.
 pub fn clear_cookie(name: &str, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{name}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{secure}")
+    console_cookie(name, "", secure)
+        .max_age(cookie::time::Duration::ZERO)
+        .build()
+        .to_string()
+}
+
+/// The attributes every console cookie has.
+fn console_cookie<'c>(name: &'c str, value: &'c str, secure: bool) -> CookieBuilder<'c> {
+    Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
 }
 
 #[cfg(test)]
@@ -132,25 +150,113 @@ mod tests {
         }
     }
 
-    #[test]
-    fn cookies_are_http_only_strict_and_secure_only_over_https() {
-        let plain = set_cookie("a", "b", false);
-        assert!(plain.contains("HttpOnly") && plain.contains("SameSite=Strict"));
-        assert!(!plain.contains("Secure"));
-        assert!(set_cookie("a", "b", true).ends_with("; Secure"));
-        assert!(clear_cookie("a", false).contains("Max-Age=0"));
+    fn cookie_header(values: &[&'static str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(header::COOKIE, HeaderValue::from_static(value));
+        }
+        headers
     }
 
     #[test]
-    fn reads_one_cookie_among_several_headers() {
-        let mut headers = HeaderMap::new();
-        headers.append(
-            header::COOKIE,
-            HeaderValue::from_static("x=1; identity_console=abc.def"),
-        );
-        headers.append(header::COOKIE, HeaderValue::from_static("y=2"));
+    fn a_set_cookie_has_the_console_attributes_and_secure_only_over_https() {
+        let plain = set_cookie("a", "b", false);
+        let https = set_cookie("a", "b", true);
+
+        for cookie in [&plain, &https] {
+            let parsed = Cookie::parse(cookie.as_str()).unwrap();
+            assert_eq!(parsed.name_value(), ("a", "b"), "{cookie}");
+            assert_eq!(parsed.path(), Some("/"), "{cookie}");
+            assert_eq!(parsed.http_only(), Some(true), "{cookie}");
+            assert_eq!(parsed.same_site(), Some(SameSite::Strict), "{cookie}");
+            assert_eq!(parsed.max_age(), None, "kept until the browser closes: {cookie}");
+            assert_eq!(parsed.expires(), None, "{cookie}");
+        }
+        assert!(!plain.contains("Secure"), "{plain}");
+        assert!(https.contains("; Secure"), "{https}");
+    }
+
+    #[test]
+    fn a_cleared_cookie_is_empty_with_max_age_zero_and_the_same_attributes() {
+        for secure in [false, true] {
+            let cleared = clear_cookie(SESSION_COOKIE, secure);
+            let parsed = Cookie::parse(cleared.as_str()).unwrap();
+
+            assert!(cleared.starts_with(&format!("{SESSION_COOKIE}=;")), "{cleared}");
+            assert_eq!(parsed.max_age(), Some(cookie::time::Duration::ZERO), "{cleared}");
+            assert!(!cleared.contains("Expires"), "{cleared}");
+            assert_eq!(parsed.path(), Some("/"), "{cleared}");
+            assert_eq!(parsed.http_only(), Some(true), "{cleared}");
+            assert_eq!(parsed.same_site(), Some(SameSite::Strict), "{cleared}");
+            assert_eq!(parsed.secure().unwrap_or(false), secure, "{cleared}");
+        }
+    }
+
+    #[test]
+    fn reads_one_cookie_among_several_in_several_headers() {
+        let headers = cookie_header(&["x=1; identity_console=abc.def", "y=2"]);
+
         assert_eq!(read(&headers, SESSION_COOKIE).as_deref(), Some("abc.def"));
         assert_eq!(read(&headers, "y").as_deref(), Some("2"));
         assert_eq!(read(&headers, "z"), None);
+        assert_eq!(read(&HeaderMap::new(), SESSION_COOKIE), None);
+    }
+
+    #[test]
+    fn reads_a_name_only_as_a_whole_name_and_the_first_of_duplicates() {
+        let headers = cookie_header(&[
+            "identity_console_sign_in=csrf; identity_console=first; identity_console=second",
+        ]);
+
+        assert_eq!(read(&headers, SESSION_COOKIE).as_deref(), Some("first"));
+        assert_eq!(read(&headers, SIGN_IN_COOKIE).as_deref(), Some("csrf"));
+        assert_eq!(read(&headers, "identity"), None, "no prefix match");
+    }
+
+    #[test]
+    fn a_quoted_value_reads_without_its_quotes_and_a_lone_quote_stays() {
+        let headers = cookie_header(&[r#"a="abc.def"; b="open; c=x""#]);
+
+        assert_eq!(read(&headers, "a").as_deref(), Some("abc.def"));
+        assert_eq!(read(&headers, "b").as_deref(), Some("\"open"));
+        assert_eq!(read(&headers, "c").as_deref(), Some("x\""));
+    }
+
+    #[test]
+    fn garbage_around_a_cookie_is_skipped_without_hiding_it() {
+        let cases = [
+            (
+                ";;; =nameless; novalue; identity_console=abc.def;",
+                "empty and broken pairs",
+            ),
+            ("  identity_console =  abc.def  ", "whitespace around the pair"),
+            ("identity_console=abc.def; identity_console", "a later bare name"),
+        ];
+        for (header, case) in cases {
+            let headers = cookie_header(&[header]);
+            assert_eq!(
+                read(&headers, SESSION_COOKIE).as_deref(),
+                Some("abc.def"),
+                "{case}"
+            );
+        }
+        let mut not_text = HeaderMap::new();
+        not_text.append(
+            header::COOKIE,
+            HeaderValue::from_bytes(b"identity_console=\xff").unwrap(),
+        );
+        not_text.append(header::COOKIE, HeaderValue::from_static("y=2"));
+        assert_eq!(read(&not_text, SESSION_COOKIE), None, "a header that is not text");
+        assert_eq!(
+            read(&not_text, "y").as_deref(),
+            Some("2"),
+            "the other header still reads"
+        );
+    }
+
+    #[test]
+    fn a_value_with_an_equals_sign_keeps_it() {
+        let headers = cookie_header(&["identity_console=abc.def=="]);
+        assert_eq!(read(&headers, SESSION_COOKIE).as_deref(), Some("abc.def=="));
     }
 }

@@ -4,6 +4,10 @@
 //!
 //! Every message has a `*.txt` and a `*.html` template; the engine auto-escapes the
 //! `*.html` ones only, so values are written as given in the text part.
+//!
+//! [`template_environment`] holds those engine rules for the whole crate: the operators'
+//! console renders its pages with them too, so minijinja is the one template engine and
+//! escaping is decided in one place.
 
 use std::fmt;
 
@@ -71,17 +75,7 @@ impl EmailTemplates {
     /// # Errors
     /// A template has a syntax error (caught by this module's tests).
     pub fn new() -> Result<Self, Error> {
-        let mut env = Environment::new();
-        env.set_auto_escape_callback(|name| {
-            if name.ends_with(".html") {
-                AutoEscape::Html
-            } else {
-                AutoEscape::None
-            }
-        });
-        env.set_formatter(escape_html_like_jinja);
-        // A misspelt variable must fail the render, not send an email with a hole in it.
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        let mut env = template_environment();
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.set_keep_trailing_newline(true);
@@ -137,6 +131,24 @@ impl EmailTemplates {
         let html = self.env.get_template(&format!("{name}.html"))?.render(&values)?;
         Ok(RenderedEmail { subject, text, html })
     }
+}
+
+/// An engine with the rules every template of the crate follows, before any template is
+/// added (whitespace settings apply when a template is parsed, so callers set theirs
+/// first): `*.html` templates auto-escaped as Jinja2 escapes, others written as given,
+/// and a misspelt variable an error, not an email or a page with a hole in it.
+pub fn template_environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".html") {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
+    });
+    env.set_formatter(escape_html_like_jinja);
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env
 }
 
 fn validity(minutes: u64) -> String {
