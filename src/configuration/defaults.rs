@@ -10,6 +10,7 @@ use secrecy::SecretString;
 use url::Url;
 
 use super::{EmailSettings, JwtSettings, PasswordHashingSettings, PurgeSettings, Settings, TokenSettings};
+use crate::domain::TrustedProxies;
 use crate::domain::password::PasswordPolicy;
 use crate::grpc::server_limits::GrpcServerLimits;
 use crate::rate_limit::RateLimitSettings;
@@ -77,6 +78,8 @@ impl Default for Settings {
                 outbox_retention: Duration::from_secs(7 * DAY_SECS),
                 batch_size: 1000,
             },
+            trusted_proxies: TrustedProxies::default(),
+            shutdown_drain: Duration::from_secs(5),
         }
     }
 }

@@ -197,6 +197,8 @@ pub fn rendered_values(s: &Settings) -> Vec<(&'static str, Rendered)> {
         ("IDENTITY_AUDIT_RETENTION_SECS", secs(s.purge.audit_retention)),
         ("IDENTITY_OUTBOX_RETENTION_SECS", secs(s.purge.outbox_retention)),
         ("IDENTITY_PURGE_BATCH_SIZE", number(s.purge.batch_size)),
+        ("IDENTITY_TRUSTED_PROXIES", text(&s.trusted_proxies)),
+        ("IDENTITY_SHUTDOWN_DRAIN_SECS", secs(s.shutdown_drain)),
     ]
 }
 

@@ -17,6 +17,7 @@ use url::Url;
 
 use variable_source::Source;
 
+use crate::domain::TrustedProxies;
 use crate::domain::password::PasswordPolicy;
 use crate::grpc::server_limits::GrpcServerLimits;
 use crate::rate_limit::RateLimitSettings;
@@ -71,6 +72,12 @@ pub struct Settings {
     pub health_probe_interval: Duration,
     /// Deleting what is dead: spent tokens, ended sessions, old emails and audit events.
     pub purge: PurgeSettings,
+    /// `IDENTITY_TRUSTED_PROXIES`: comma-separated CIDRs whose `x-forwarded-for` names
+    /// the client; empty (the default) trusts none.
+    pub trusted_proxies: TrustedProxies,
+    /// `IDENTITY_SHUTDOWN_DRAIN_SECS` (5): after SIGTERM, how long health says
+    /// NOT_SERVING while the listener still serves, so balancers move away first.
+    pub shutdown_drain: Duration,
 }
 
 /// Where emails go and what their links point at.
@@ -305,6 +312,8 @@ impl Settings {
         source.secs("IDENTITY_AUDIT_RETENTION_SECS", &mut s.purge.audit_retention)?;
         source.secs("IDENTITY_OUTBOX_RETENTION_SECS", &mut s.purge.outbox_retention)?;
         source.parse("IDENTITY_PURGE_BATCH_SIZE", &mut s.purge.batch_size)?;
+        source.parse("IDENTITY_TRUSTED_PROXIES", &mut s.trusted_proxies)?;
+        source.secs("IDENTITY_SHUTDOWN_DRAIN_SECS", &mut s.shutdown_drain)?;
         s.validate()?;
         Ok(s)
     }
@@ -380,6 +389,8 @@ mod tests {
         assert_eq!(s.purge.audit_retention, Duration::from_secs(31_536_000));
         assert_eq!(s.purge.outbox_retention, Duration::from_secs(604_800));
         assert_eq!(s.purge.batch_size, 1000);
+        assert!(s.trusted_proxies.is_empty());
+        assert_eq!(s.shutdown_drain, Duration::from_secs(5));
     }
 
     #[test]
@@ -395,6 +406,8 @@ mod tests {
             ("IDENTITY_PURGE_INTERVAL_SECS", "0"),
             ("IDENTITY_PURGE_BATCH_SIZE", "50"),
             ("IDENTITY_METRICS_ADDR", "off"),
+            ("IDENTITY_TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8"),
+            ("IDENTITY_SHUTDOWN_DRAIN_SECS", "0"),
         ])
         .unwrap();
         assert_eq!(s.grpc_addr.port(), 6000);
@@ -407,6 +420,8 @@ mod tests {
         assert!(s.purge.interval.is_zero());
         assert_eq!(s.purge.batch_size, 50);
         assert!(s.metrics_addr.is_none());
+        assert_eq!(s.trusted_proxies.to_string(), "10.0.0.0/8,fd00::/8");
+        assert!(s.shutdown_drain.is_zero());
     }
 
     #[test]
@@ -453,6 +468,9 @@ mod tests {
             ("IDENTITY_PURGE_BATCH_SIZE", "0"),
             ("IDENTITY_SESSION_RETENTION_SECS", "a month"),
             ("IDENTITY_METRICS_ADDR", "on"),
+            ("IDENTITY_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("IDENTITY_TRUSTED_PROXIES", "gateway.local"),
+            ("IDENTITY_SHUTDOWN_DRAIN_SECS", "soon"),
         ];
         for (variable, value) in cases {
             let error = load(&[(variable, value)]).expect_err(variable);

@@ -17,7 +17,7 @@ use super::csrf;
 use super::session_cookie::{self, ConsoleSession, SESSION_COOKIE};
 use super::views::Chrome;
 use crate::auth::AuthenticatedPrincipal;
-use crate::domain::ClientInfo;
+use crate::domain::{ClientInfo, TrustedProxies};
 use crate::services::{Operator, ServiceError, TokenService};
 
 /// Longest user agent kept, as for gRPC callers.
@@ -58,7 +58,7 @@ pub async fn require_operator(State(state): State<ConsoleState>, request: Reques
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
-    let client = client_info(request.headers(), peer);
+    let client = client_info(request.headers(), peer, &state.trusted_proxies);
     let cookie = session_cookie::read(request.headers(), SESSION_COOKIE);
     let Some(session) = cookie.as_deref().and_then(ConsoleSession::parse) else {
         return Redirect::to("/sign-in").into_response();
@@ -146,14 +146,19 @@ fn signed_out(error: ServiceError, secure: bool) -> Response {
     ([(header::SET_COOKIE, clear)], response).into_response()
 }
 
-/// The caller as the connection shows it; forwarded-for headers are not trusted.
-pub fn client_info(headers: &HeaderMap, peer: Option<SocketAddr>) -> ClientInfo {
+/// The caller: the connection's peer, or behind a trusted proxy the address it
+/// forwarded (the same rule as the gRPC transport's), and its user agent.
+pub fn client_info(headers: &HeaderMap, peer: Option<SocketAddr>, trusted: &TrustedProxies) -> ClientInfo {
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok())
         .map(|agent| agent.chars().take(MAX_USER_AGENT).collect());
+    let forwarded_for = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok());
     ClientInfo {
-        ip_address: peer.map(|addr| addr.ip().to_string()),
+        ip_address: peer.map(|addr| trusted.client_address(addr.ip(), forwarded_for).to_string()),
         user_agent,
     }
 }

@@ -19,6 +19,7 @@ mod views;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
@@ -27,6 +28,7 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
+use crate::domain::TrustedProxies;
 use crate::services::{AdminService, TokenService};
 
 /// What the console's handlers share.
@@ -36,6 +38,8 @@ pub struct ConsoleState {
     pub admin: AdminService,
     /// Whether cookies get `Secure`: the service is reached over https.
     pub secure_cookies: bool,
+    /// Whose `x-forwarded-for` names the operator's address (`IDENTITY_TRUSTED_PROXIES`).
+    pub trusted_proxies: Arc<TrustedProxies>,
 }
 
 /// Every page and form of the console.

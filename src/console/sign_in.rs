@@ -61,7 +61,7 @@ pub async fn submit(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     };
-    let client = client_info(&headers, Some(peer));
+    let client = client_info(&headers, Some(peer), &state.trusted_proxies);
     let command = LoginCommand {
         email,
         password,

@@ -209,8 +209,8 @@ impl Stores {
         email: &EmailAddress,
         client: &ClientInfo,
     ) -> Result<(), RateLimited> {
-        if let Some(ip) = &client.ip_address {
-            self.check(ip_limit, ip).await?;
+        if let Some(address) = client.rate_limit_address() {
+            self.check(ip_limit, &address).await?;
         }
         self.check(email_limit, email.as_str()).await
     }
