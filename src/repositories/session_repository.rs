@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Condition, Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QueryOrder,
+    QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -153,6 +153,37 @@ pub async fn list_live_for_user(
         .filter(session::Column::RevokedAt.is_null())
         .filter(session::Column::ExpiresAt.gt(now))
         .order_by_desc(session::Column::CreatedAt)
+        .all(db)
+        .await
+}
+
+/// At most `limit` unrevoked, unexpired sessions of `user_id`, newest first (by
+/// `created_at`, then `id`, both descending), starting after the keyset `after`.
+#[tracing::instrument(skip_all, fields(user_id = %user_id))]
+pub async fn list_live_page_for_user(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: u64,
+) -> Result<Vec<session::Model>, DbErr> {
+    let mut query = session::Entity::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(now));
+    if let Some((at, id)) = after {
+        query = query.filter(
+            Condition::any().add(session::Column::CreatedAt.lt(at)).add(
+                Condition::all()
+                    .add(session::Column::CreatedAt.eq(at))
+                    .add(session::Column::Id.lt(id)),
+            ),
+        );
+    }
+    query
+        .order_by_desc(session::Column::CreatedAt)
+        .order_by_desc(session::Column::Id)
+        .limit(limit)
         .all(db)
         .await
 }
