@@ -140,3 +140,63 @@ fn denied(code: Code, http: HttpStatusCode, challenge: Option<&str>, message: &s
         ..CheckResponse::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::panic, reason = "a test fails loudly")]
+    use sea_orm::{DbErr, RuntimeErr};
+
+    use super::*;
+
+    fn denial(response: &CheckResponse) -> (i32, i32, Option<&str>) {
+        let Some(HttpResponse::DeniedResponse(denied)) = &response.http_response else {
+            panic!("not denied: {response:?}");
+        };
+        let challenge = denied
+            .headers
+            .iter()
+            .filter_map(|option| option.header.as_ref())
+            .find(|header| header.key == "www-authenticate")
+            .map(|header| header.value.as_str());
+        let grpc = response.status.as_ref().map_or(0, |status| status.code);
+        (
+            grpc,
+            denied.status.as_ref().map_or(0, |status| status.code),
+            challenge,
+        )
+    }
+
+    #[test]
+    fn each_refusal_gets_its_http_status_and_a_fault_is_never_a_401() {
+        let outage = ServiceError::DatabaseUnavailable(DbErr::Conn(RuntimeErr::Internal("down".to_owned())));
+        let cases = [
+            (
+                "missing bearer",
+                missing_bearer(),
+                (Code::Unauthenticated as i32, 401, Some("Bearer")),
+            ),
+            (
+                "revoked session",
+                check_response(Err(ServiceError::SessionRevoked), &[]),
+                (
+                    Code::Unauthenticated as i32,
+                    401,
+                    Some("Bearer error=\"invalid_token\""),
+                ),
+            ),
+            (
+                "database outage",
+                check_response(Err(outage), &[]),
+                (Code::Unavailable as i32, 503, None),
+            ),
+            (
+                "unexpected failure",
+                check_response(Err(ServiceError::Unexpected(anyhow::anyhow!("bug"))), &[]),
+                (Code::Internal as i32, 500, None),
+            ),
+        ];
+        for (case, response, expected) in cases {
+            assert_eq!(denial(&response), expected, "{case}");
+        }
+    }
+}
