@@ -15,12 +15,13 @@ use secrecy::zeroize::Zeroizing;
 use tonic_health::pb::health_check_response::ServingStatus;
 
 use crate::auth::PasswordHasher;
+use crate::clock::Clock;
 use crate::configuration::{LayeredSource, Settings, effective};
 use crate::database;
 use crate::domain::password::PasswordPolicy;
 use crate::domain::{EmailAddress, NewPassword, User};
 use crate::health_check;
-use crate::services::{MaintenanceService, PurgeReport, ServiceError, SuperuserService};
+use crate::services::{MaintenanceService, PurgeReport, ServiceContext, ServiceError, SuperuserService};
 
 /// gRPC identity service: signup, email verification, login, sessions, password reset.
 ///
@@ -148,7 +149,7 @@ pub async fn create_superuser(args: CreateSuperuserArgs, settings: &Settings) ->
     };
     let db = connect_and_migrate(settings).await?;
     let hasher = PasswordHasher::new(&settings.password_hashing)?;
-    let service = SuperuserService::new(db, hasher);
+    let service = SuperuserService::new(ServiceContext::new(db, hasher));
     if args.promote && promote(&service, &email).await? {
         return Ok(());
     }
@@ -189,7 +190,7 @@ async fn promote(service: &SuperuserService, email: &EmailAddress) -> anyhow::Re
 /// The database failed; batches deleted before the failure stay deleted.
 pub async fn purge_expired(settings: &Settings) -> anyhow::Result<()> {
     let db = connect_and_migrate(settings).await?;
-    let report = MaintenanceService::new(db, settings.purge.clone())
+    let report = MaintenanceService::new(db, settings.purge.clone(), Clock::system())
         .purge_expired()
         .await?;
     print_purge_report(&report);

@@ -9,6 +9,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod configuration;
 pub mod console;
 pub mod database;

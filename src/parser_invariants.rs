@@ -30,22 +30,43 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("password", password),
 ];
 
-/// A parsed address is normalised: parsing it again gives itself.
+/// A parsed address is normalised: parsing it again gives itself. And the spellings of
+/// one mailbox are one account: the same address decomposed (NFD), or with its domain in
+/// Unicode instead of A-labels, parses to the same string.
 pub fn email_address(data: &[u8]) {
+    use unicode_normalization::UnicodeNormalization;
     let Ok(raw) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(email) = EmailAddress::parse(raw) {
-        let normalised = email.as_str();
-        assert!(normalised.len() <= 254, "over-long address accepted");
-        assert_eq!(normalised, normalised.trim(), "untrimmed address accepted");
-        assert_eq!(normalised, normalised.to_lowercase(), "address not lower-cased");
-        let again = EmailAddress::parse(normalised).map(|e| e.as_str().to_owned());
-        assert_eq!(
-            again.as_deref(),
-            Ok(normalised),
-            "normalisation is not idempotent"
-        );
+    let Ok(email) = EmailAddress::parse(raw) else {
+        return;
+    };
+    let normalised = email.as_str();
+    assert!(normalised.len() <= 254, "over-long address accepted");
+    assert_eq!(normalised, normalised.trim(), "untrimmed address accepted");
+    assert_eq!(normalised, normalised.to_lowercase(), "address not lower-cased");
+    let reparse = |text: &str| EmailAddress::parse(text).map(|e| e.as_str().to_owned());
+    assert_eq!(
+        reparse(normalised).as_deref(),
+        Ok(normalised),
+        "normalisation is not idempotent"
+    );
+    let decomposed: String = raw.nfd().collect();
+    assert_eq!(
+        reparse(&decomposed).as_deref(),
+        Ok(normalised),
+        "NFD spelling is another account"
+    );
+    if let Some((local, domain)) = normalised.rsplit_once('@') {
+        let (unicode, result) = idna::domain_to_unicode(domain);
+        if result.is_ok() {
+            let spelled = format!("{local}@{unicode}");
+            assert_eq!(
+                reparse(&spelled).as_deref(),
+                Ok(normalised),
+                "U-label spelling is another account"
+            );
+        }
     }
 }
 
@@ -79,7 +100,7 @@ pub fn access_token(data: &[u8]) {
         return;
     };
     assert!(
-        fuzzing_access_tokens().verify(raw).is_err(),
+        fuzzing_access_tokens().verify(raw, Utc::now()).is_err(),
         "a forged access token verified"
     );
 }
@@ -144,7 +165,7 @@ fn fuzzing_access_tokens() -> &'static AccessTokens {
             .issue(Uuid::new_v4(), Uuid::new_v4(), Utc::now())
             .unwrap_or_else(|error| unreachable!("signing with a fresh key: {error}"));
         assert!(
-            tokens.verify(&token).is_ok(),
+            tokens.verify(&token, Utc::now()).is_ok(),
             "a genuine access token did not verify"
         );
         tokens

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
 
 use crate::auth::{AccessTokens, PasswordHasher, SigningKeys};
+use crate::clock::Clock;
 use crate::configuration::Settings;
 use crate::console::{self, ConsoleState};
 use crate::email::email_templates::EmailTemplates;
@@ -21,7 +22,10 @@ use crate::email::mail_delivery::MailDelivery;
 use crate::email::{OutboxSender, OutboxWaker};
 use crate::grpc::{self, GrpcServices};
 use crate::rate_limit::RateLimiter;
-use crate::services::{AccountService, AdminService, MaintenanceService, PasswordResetService, TokenService};
+use crate::repositories::session_lookups::SessionLookups;
+use crate::services::{
+    AccountService, AdminService, MaintenanceService, PasswordResetService, ServiceContext, TokenService,
+};
 use crate::{database, health_watcher, observability, purge_scheduler};
 
 /// A built, bound, not yet serving instance.
@@ -36,6 +40,7 @@ pub struct Application {
     console: Option<TcpListener>,
     sender: OutboxSender,
     hasher: PasswordHasher,
+    clock: Clock,
     shutdown: CancellationToken,
 }
 
@@ -45,6 +50,14 @@ impl Application {
     /// # Errors
     /// The database, the mail transport or the port is unusable.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Clock::system()).await
+    }
+
+    /// [`Application::build`] with every rule about time reading `clock` (tests move it).
+    ///
+    /// # Errors
+    /// The database, the mail transport or the port is unusable.
+    pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
         let db = database::connect(&settings.database_url, settings.database_max_connections)
             .await
             .context("connecting to the database (IDENTITY_DATABASE_URL)")?;
@@ -63,29 +76,30 @@ impl Application {
             settings.email.clone(),
             settings.tokens.clone(),
             waker.clone(),
+            clock.clone(),
         );
         let keys = SigningKeys::load(settings.jwt.keys_dir.as_deref(), &settings.data_dir)
             .context("loading JWT signing keys (IDENTITY_JWT_KEYS_DIR)")?;
         let access_tokens = AccessTokens::new(keys, &settings.jwt);
-        let limiter = rate_limiter(&settings)?;
+        let context = ServiceContext {
+            db: db.clone(),
+            hasher: hasher.clone(),
+            outbox: waker,
+            limiter: rate_limiter(&settings, &clock)?,
+            password_policy: settings.password_policy,
+            enumeration_protection: settings.enumeration_protection,
+            clock: clock.clone(),
+        };
         let services = GrpcServices {
-            accounts: AccountService::new(db.clone(), hasher.clone(), waker.clone())
-                .with_rate_limiter(limiter.clone())
-                .with_enumeration_protection(settings.enumeration_protection)
-                .with_password_policy(settings.password_policy),
-            admin: AdminService::new(db.clone(), hasher.clone())
-                .with_password_policy(settings.password_policy),
-            password_resets: PasswordResetService::new(db.clone(), hasher.clone(), waker.clone())
-                .with_rate_limiter(limiter.clone())
-                .with_password_policy(settings.password_policy),
+            accounts: AccountService::new(context.clone()),
+            admin: AdminService::new(context.clone()),
+            password_resets: PasswordResetService::new(context.clone()),
             tokens: TokenService::new(
-                db.clone(),
-                hasher.clone(),
+                context,
+                SessionLookups::start(&db),
                 access_tokens,
                 settings.tokens.clone(),
-                waker,
-            )
-            .with_rate_limiter(limiter),
+            ),
         };
 
         let listener = TcpListener::bind(settings.grpc_addr)
@@ -114,6 +128,7 @@ impl Application {
             console,
             sender,
             hasher,
+            clock,
             shutdown: CancellationToken::new(),
         })
     }
@@ -213,6 +228,7 @@ impl Application {
             tokens: self.services.tokens.clone(),
             admin: self.services.admin.clone(),
             secure_cookies: self.settings.email.public_url.scheme() == "https",
+            renewals: console::renewals::Renewals::default(),
             trusted_proxies: Arc::new(self.settings.trusted_proxies.clone()),
         };
         if let Ok(address) = listener.local_addr() {
@@ -228,7 +244,8 @@ impl Application {
 
     fn spawn_background_tasks(&self, closed: &CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
         let sender = self.sender.clone();
-        let maintenance = MaintenanceService::new(self.db.clone(), self.settings.purge.clone());
+        let maintenance =
+            MaintenanceService::new(self.db.clone(), self.settings.purge.clone(), self.clock.clone());
         let purge = purge_scheduler::run(maintenance, self.settings.purge.interval, closed.clone());
         vec![
             tokio::spawn(sender.run(closed.clone())),
@@ -253,12 +270,12 @@ async fn drained(shutdown: CancellationToken, watcher: tokio::task::JoinHandle<(
     tracing::info!("drain over; closing the listener, in-flight requests finish");
 }
 
-fn rate_limiter(settings: &Settings) -> anyhow::Result<RateLimiter> {
+fn rate_limiter(settings: &Settings, clock: &Clock) -> anyhow::Result<RateLimiter> {
     if !settings.rate_limits_enabled {
         tracing::warn!("IDENTITY_RATE_LIMITS=off: no rate limits");
         return Ok(RateLimiter::disabled());
     }
-    RateLimiter::new(&settings.rate_limits, settings.redis_url.as_ref())
+    RateLimiter::new(&settings.rate_limits, settings.redis_url.as_ref(), clock.clone())
 }
 
 async fn mail_delivery(settings: &Settings) -> anyhow::Result<MailDelivery> {

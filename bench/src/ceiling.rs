@@ -93,7 +93,7 @@ impl TokenService for Ceiling {
             }));
         };
         let verified = verifier
-            .verify(&token)
+            .verify(&token, chrono::Utc::now())
             .map_err(|error| Status::unauthenticated(error.to_string()))?;
         Ok(Response::new(proto::ValidateAccessTokenResponse {
             user_id: verified.user_id.to_string(),

@@ -1,7 +1,7 @@
 //! The schema of `identity`, as an ordered list of SeaORM migrations. `serve`, `migrate`
 //! and the tests all run this one `Migrator`; no table is ever created from the entities.
 //!
-//! Every file creates one table with named indexes and foreign keys. Ids are uuids chosen
+//! Every file creates one table with named indexes and foreign keys, or changes one. Ids are uuids chosen
 //! by the application and times are `timestamp with time zone` written by the application,
 //! never database defaults, so SQLite and PostgreSQL store the same values. Applied
 //! migrations are history: change the schema with a new file, never by editing an old one.
@@ -15,6 +15,8 @@ mod m20261125_000004_create_sessions;
 mod m20261125_000005_create_refresh_tokens;
 mod m20261125_000006_create_audit_events;
 mod m20261125_000007_create_email_outbox;
+mod m20261202_000008_add_refresh_token_parent;
+mod m20261202_000009_normalise_emails;
 
 /// Applies and reverts the migrations in order (`Migrator::up(&db, None)`).
 pub struct Migrator;
@@ -30,6 +32,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_create_refresh_tokens::Migration),
             Box::new(m20261125_000006_create_audit_events::Migration),
             Box::new(m20261125_000007_create_email_outbox::Migration),
+            Box::new(m20261202_000008_add_refresh_token_parent::Migration),
+            Box::new(m20261202_000009_normalise_emails::Migration),
         ]
     }
 }

@@ -15,7 +15,7 @@ const TABLES: [&str; 7] = [
     "email_outbox",
 ];
 
-const INDEXES: [(&str, &str); 13] = [
+const INDEXES: [(&str, &str); 14] = [
     ("users", "idx_users_email_unique"),
     ("users", "idx_users_date_joined_id"),
     (
@@ -35,6 +35,7 @@ const INDEXES: [(&str, &str); 13] = [
     ("sessions", "idx_sessions_expires_at"),
     ("refresh_tokens", "idx_refresh_tokens_token_hash_unique"),
     ("refresh_tokens", "idx_refresh_tokens_session_id"),
+    ("refresh_tokens", "idx_refresh_tokens_parent_id"),
     ("audit_events", "idx_audit_events_user_id_created_at"),
     ("audit_events", "idx_audit_events_kind_created_at"),
     ("email_outbox", "idx_email_outbox_due"),
@@ -66,6 +67,91 @@ async fn migrations_go_up_down_and_up_again_on_postgres() {
 
     db.close().await.unwrap();
     execute(&maintenance, &format!("DROP DATABASE \"{name}\"")).await;
+}
+
+#[tokio::test]
+async fn stored_emails_take_the_new_normal_form_and_collisions_are_left_alone_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("identity.db").display());
+    let db = Database::connect(&url).await.unwrap();
+
+    renormalise_stored_emails(&db).await;
+}
+
+#[tokio::test]
+async fn stored_emails_take_the_new_normal_form_and_collisions_are_left_alone_on_postgres() {
+    let Some(maintenance) = connect_postgres_or_skip().await else {
+        return;
+    };
+    let name = format!("identity_migr_{}", uuid::Uuid::new_v4().simple());
+    execute(&maintenance, &format!("CREATE DATABASE \"{name}\"")).await;
+    let db = Database::connect(format!("{POSTGRES_SERVER}/{name}"))
+        .await
+        .unwrap();
+
+    renormalise_stored_emails(&db).await;
+
+    db.close().await.unwrap();
+    execute(&maintenance, &format!("DROP DATABASE \"{name}\"")).await;
+}
+
+/// Rows written under the old rules (trim and lower-case only), then the re-normalising
+/// migration: an IDN domain and an NFD accent take the new form; of two rows that become
+/// one address, the one already in that form stays and the other is left untouched.
+async fn renormalise_stored_emails(db: &DatabaseConnection) {
+    let before_renormalising = u32::try_from(Migrator::migrations().len() - 1).unwrap();
+    Migrator::up(db, Some(before_renormalising)).await.unwrap();
+    let old_forms = [
+        "u@b\u{fc}cher.example",
+        "cafe\u{301}@example.com",
+        "caf\u{e9}@example.org",
+        "cafe\u{301}@example.org",
+        "plain@example.com",
+    ];
+    for email in old_forms {
+        insert_user(db, email).await;
+    }
+
+    Migrator::up(db, None).await.unwrap();
+
+    let mut emails = all_emails(db).await;
+    emails.sort();
+    let mut expected = vec![
+        "u@xn--bcher-kva.example".to_owned(),
+        "caf\u{e9}@example.com".to_owned(),
+        "caf\u{e9}@example.org".to_owned(),
+        "cafe\u{301}@example.org".to_owned(),
+        "plain@example.com".to_owned(),
+    ];
+    expected.sort();
+    assert_eq!(emails, expected);
+}
+
+async fn insert_user(db: &DatabaseConnection, email: &str) {
+    let now = "2026-11-25T10:00:00+00:00";
+    let statement = Statement::from_sql_and_values(
+        db.get_database_backend(),
+        match db.get_database_backend() {
+            DbBackend::Postgres => {
+                "INSERT INTO users (id, email, password_hash, date_joined, updated_at) \
+                 VALUES ($1::uuid, $2, 'x', $3::timestamptz, $3::timestamptz)"
+            }
+            _ => {
+                "INSERT INTO users (id, email, password_hash, date_joined, updated_at) \
+                 VALUES (?1, ?2, 'x', ?3, ?3)"
+            }
+        },
+        [uuid::Uuid::new_v4().to_string().into(), email.into(), now.into()],
+    );
+    db.execute_raw(statement).await.unwrap();
+}
+
+async fn all_emails(db: &DatabaseConnection) -> Vec<String> {
+    let statement = Statement::from_string(db.get_database_backend(), "SELECT email FROM users");
+    let rows = db.query_all_raw(statement).await.unwrap();
+    rows.iter()
+        .map(|row| row.try_get::<String>("", "email").unwrap())
+        .collect()
 }
 
 async fn up_down_up(db: &DatabaseConnection) {

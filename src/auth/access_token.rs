@@ -15,12 +15,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::signing_keys::SigningKeys;
+use crate::clock::to_time_delta;
 use crate::configuration::JwtSettings;
 
 /// Ours are about 400 bytes; refusing far larger input bounds the work an attacker can ask for.
@@ -33,6 +33,7 @@ pub struct AccessTokens {
     issuer: Arc<str>,
     audience: Arc<str>,
     ttl: Duration,
+    leeway: Duration,
     validation: Arc<Validation>,
 }
 
@@ -72,8 +73,8 @@ impl AccessTokens {
     #[must_use]
     pub fn new(keys: SigningKeys, settings: &JwtSettings) -> Self {
         let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.leeway = settings.leeway.as_secs();
-        validation.validate_exp = true;
+        // `exp` is checked against the service's clock in `verify`, not the system's.
+        validation.validate_exp = false;
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[&settings.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
@@ -82,6 +83,7 @@ impl AccessTokens {
             issuer: Arc::from(settings.issuer.as_str()),
             audience: Arc::from(settings.audience.as_str()),
             ttl: settings.access_token_ttl,
+            leeway: settings.leeway,
             validation: Arc::new(validation),
         }
     }
@@ -119,13 +121,13 @@ impl AccessTokens {
     }
 
     /// Checks the signature with the algorithm pinned to EdDSA and the key named by `kid`,
-    /// then `exp` (against the system clock, with the configured leeway), `iss`, `aud`, the
-    /// presence of every claim, and that `sub` and `sid` are UUIDs.
+    /// then `iss`, `aud`, the presence of every claim, that `sub` and `sid` are UUIDs, and
+    /// last `exp` against `now` with the configured leeway.
     ///
     /// # Errors
     /// [`AccessTokenError::Expired`] only for a genuine token of ours past its `exp`;
     /// [`AccessTokenError::Invalid`] for everything else.
-    pub fn verify(&self, token: &str) -> Result<VerifiedAccessToken, AccessTokenError> {
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<VerifiedAccessToken, AccessTokenError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(AccessTokenError::Invalid);
         }
@@ -139,20 +141,22 @@ impl AccessTokens {
             .as_deref()
             .and_then(|kid| self.keys.decoding_key(kid))
             .ok_or(AccessTokenError::Invalid)?;
-        // jsonwebtoken checks the signature before any claim, so `Expired` is never the
-        // answer to a forged token.
+        // jsonwebtoken checks the signature before any claim, and `exp` is looked at only
+        // after it, so `Expired` is never the answer to a forged token.
         let claims = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
-            .map_err(|error| match error.kind() {
-                ErrorKind::ExpiredSignature => AccessTokenError::Expired,
-                _ => AccessTokenError::Invalid,
-            })?
+            .map_err(|_| AccessTokenError::Invalid)?
             .claims;
-        Ok(VerifiedAccessToken {
+        let verified = VerifiedAccessToken {
             user_id: Uuid::parse_str(&claims.sub).map_err(|_| AccessTokenError::Invalid)?,
             session_id: Uuid::parse_str(&claims.sid).map_err(|_| AccessTokenError::Invalid)?,
             expires_at: DateTime::from_timestamp(claims.exp, 0).ok_or(AccessTokenError::Invalid)?,
             token_id: claims.jti,
-        })
+        };
+        // As jsonwebtoken would: expired once `now` is past `exp` plus the leeway.
+        if verified.expires_at + to_time_delta(self.leeway) < now {
+            return Err(AccessTokenError::Expired);
+        }
+        Ok(verified)
     }
 
     /// The JWK Set of every key that may have signed a live token (see [`SigningKeys::jwks_json`]).
@@ -217,7 +221,7 @@ mod tests {
         assert_eq!(expires_at.timestamp(), now.timestamp() + 900);
         assert_eq!(expires_at.timestamp_subsec_nanos(), 0);
 
-        let verified = tokens.verify(&token).unwrap();
+        let verified = tokens.verify(&token, Utc::now()).unwrap();
         assert_eq!(verified.user_id, user_id);
         assert_eq!(verified.session_id, session_id);
         assert_eq!(verified.expires_at, expires_at);
@@ -243,7 +247,10 @@ mod tests {
         let mut claims = payload_of(&token);
         claims["sub"] = serde_json::json!(Uuid::new_v4().to_string());
         let forged_payload = format!("{}.{}.{}", parts[0], part(&claims), parts[2]);
-        assert_eq!(tokens.verify(&forged_payload), Err(AccessTokenError::Invalid));
+        assert_eq!(
+            tokens.verify(&forged_payload, Utc::now()),
+            Err(AccessTokenError::Invalid)
+        );
 
         let mut signature = parts[2].as_bytes().to_vec();
         signature[10] = if signature[10] == b'A' { b'B' } else { b'A' };
@@ -253,10 +260,16 @@ mod tests {
             parts[1],
             String::from_utf8(signature).unwrap()
         );
-        assert_eq!(tokens.verify(&forged_signature), Err(AccessTokenError::Invalid));
+        assert_eq!(
+            tokens.verify(&forged_signature, Utc::now()),
+            Err(AccessTokenError::Invalid)
+        );
 
-        assert_eq!(tokens.verify("not a token"), Err(AccessTokenError::Invalid));
-        assert_eq!(tokens.verify(""), Err(AccessTokenError::Invalid));
+        assert_eq!(
+            tokens.verify("not a token", Utc::now()),
+            Err(AccessTokenError::Invalid)
+        );
+        assert_eq!(tokens.verify("", Utc::now()), Err(AccessTokenError::Invalid));
     }
 
     #[test]
@@ -269,7 +282,7 @@ mod tests {
 
         let none = part(&serde_json::json!({ "alg": "none", "typ": "JWT", "kid": kid }));
         assert_eq!(
-            tokens.verify(&format!("{none}.{payload}.")),
+            tokens.verify(&format!("{none}.{payload}."), Utc::now()),
             Err(AccessTokenError::Invalid)
         );
 
@@ -285,7 +298,7 @@ mod tests {
             &EncodingKey::from_secret(&public_key),
         )
         .unwrap();
-        assert_eq!(tokens.verify(&hs256), Err(AccessTokenError::Invalid));
+        assert_eq!(tokens.verify(&hs256, Utc::now()), Err(AccessTokenError::Invalid));
     }
 
     #[test]
@@ -293,7 +306,10 @@ mod tests {
         let (ours, theirs) = (key_dir(), key_dir());
         let tokens = tokens_from(ours.path(), &settings());
         let foreign = issue(&tokens_from(theirs.path(), &settings()));
-        assert_eq!(tokens.verify(&foreign), Err(AccessTokenError::Invalid));
+        assert_eq!(
+            tokens.verify(&foreign, Utc::now()),
+            Err(AccessTokenError::Invalid)
+        );
 
         let token = issue(&tokens);
         let without_kid = jsonwebtoken::encode(
@@ -302,7 +318,10 @@ mod tests {
             tokens.keys.encoding_key(),
         )
         .unwrap();
-        assert_eq!(tokens.verify(&without_kid), Err(AccessTokenError::Invalid));
+        assert_eq!(
+            tokens.verify(&without_kid, Utc::now()),
+            Err(AccessTokenError::Invalid)
+        );
     }
 
     #[test]
@@ -319,7 +338,7 @@ mod tests {
             let mut partial = claims.clone();
             partial.as_object_mut().unwrap().remove(claim);
             assert_eq!(
-                tokens.verify(&sign(&partial)),
+                tokens.verify(&sign(&partial), Utc::now()),
                 Err(AccessTokenError::Invalid),
                 "no {claim}"
             );
@@ -328,7 +347,7 @@ mod tests {
             let mut malformed = claims.clone();
             malformed[claim] = serde_json::json!("not-a-uuid");
             assert_eq!(
-                tokens.verify(&sign(&malformed)),
+                tokens.verify(&sign(&malformed), Utc::now()),
                 Err(AccessTokenError::Invalid),
                 "{claim}"
             );
@@ -358,7 +377,7 @@ mod tests {
         for (what, other) in cases {
             let token = issue(&tokens_from(dir.path(), &other));
             assert_eq!(
-                tokens.verify(&token),
+                tokens.verify(&token, Utc::now()),
                 Err(AccessTokenError::Invalid),
                 "wrong {what}"
             );
@@ -369,9 +388,10 @@ mod tests {
     fn a_token_past_its_expiry_is_expired() {
         let dir = key_dir();
         let tokens = tokens_from(dir.path(), &settings());
-        let long_ago = Utc::now() - chrono::Duration::seconds(901);
-        let (token, _) = tokens.issue(Uuid::new_v4(), Uuid::new_v4(), long_ago).unwrap();
-        assert_eq!(tokens.verify(&token), Err(AccessTokenError::Expired));
+        let (token, expires_at) = tokens.issue(Uuid::new_v4(), Uuid::new_v4(), Utc::now()).unwrap();
+        assert!(tokens.verify(&token, expires_at).is_ok(), "valid up to its exp");
+        let later = expires_at + chrono::Duration::seconds(1);
+        assert_eq!(tokens.verify(&token, later), Err(AccessTokenError::Expired));
 
         let lenient = tokens_from(
             dir.path(),
@@ -380,14 +400,18 @@ mod tests {
                 ..settings()
             },
         );
-        assert!(lenient.verify(&token).is_ok(), "within the leeway");
+        assert!(lenient.verify(&token, later).is_ok(), "within the leeway");
     }
 
     #[test]
     fn a_token_verifies_on_another_instance_sharing_the_keys() {
         let dir = key_dir();
         let token = issue(&tokens_from(dir.path(), &settings()));
-        assert!(tokens_from(dir.path(), &settings()).verify(&token).is_ok());
+        assert!(
+            tokens_from(dir.path(), &settings())
+                .verify(&token, Utc::now())
+                .is_ok()
+        );
     }
 
     #[test]
@@ -399,11 +423,14 @@ mod tests {
         let (_, new_kid) = generate_key_file(dir.path(), later).unwrap();
 
         let after = tokens_from(dir.path(), &settings());
-        assert!(after.verify(&old_token).is_ok());
+        assert!(after.verify(&old_token, Utc::now()).is_ok());
         let new_token = issue(&after);
         let header = jsonwebtoken::decode_header(&new_token).unwrap();
         assert_eq!(header.kid.as_deref(), Some(new_kid.as_str()));
-        assert!(after.verify(&new_token).is_ok());
-        assert_eq!(before.verify(&new_token), Err(AccessTokenError::Invalid));
+        assert!(after.verify(&new_token, Utc::now()).is_ok());
+        assert_eq!(
+            before.verify(&new_token, Utc::now()),
+            Err(AccessTokenError::Invalid)
+        );
     }
 }

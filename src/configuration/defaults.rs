@@ -52,6 +52,8 @@ impl Default for Settings {
                 reset_token_ttl: Duration::from_secs(900),
                 refresh_token_ttl: Duration::from_secs(2_592_000),
                 refresh_reuse_grace: Duration::ZERO,
+                session_max_lifetime: Duration::from_secs(90 * DAY_SECS),
+                max_sessions_per_user: 100,
             },
             password_policy: PasswordPolicy::default(),
             password_hashing: PasswordHashingSettings {
@@ -76,6 +78,7 @@ impl Default for Settings {
                 session_retention: Duration::from_secs(30 * DAY_SECS),
                 audit_retention: Duration::from_secs(365 * DAY_SECS),
                 outbox_retention: Duration::from_secs(7 * DAY_SECS),
+                unverified_account_ttl: Duration::from_secs(7 * DAY_SECS),
                 batch_size: 1000,
             },
             trusted_proxies: TrustedProxies::default(),

@@ -109,6 +109,14 @@ pub fn rendered_values(s: &Settings) -> Vec<(&'static str, Rendered)> {
             "IDENTITY_REFRESH_REUSE_GRACE_SECS",
             secs(s.tokens.refresh_reuse_grace),
         ),
+        (
+            "IDENTITY_SESSION_MAX_LIFETIME_SECS",
+            secs(s.tokens.session_max_lifetime),
+        ),
+        (
+            "IDENTITY_MAX_SESSIONS_PER_USER",
+            number(s.tokens.max_sessions_per_user),
+        ),
         ("IDENTITY_ARGON2_MEMORY_KIB", number(hashing.memory_kib.into())),
         ("IDENTITY_ARGON2_ITERATIONS", number(hashing.iterations.into())),
         ("IDENTITY_ARGON2_PARALLELISM", number(hashing.parallelism.into())),
@@ -133,6 +141,10 @@ pub fn rendered_values(s: &Settings) -> Vec<(&'static str, Rendered)> {
         ("IDENTITY_RATE_LIMIT_LOGIN_IP", text(&limits.login_ip)),
         ("IDENTITY_RATE_LIMIT_LOGIN_EMAIL", text(&limits.login_email)),
         ("IDENTITY_RATE_LIMIT_LOGIN_FAILURES", text(&limits.login_failures)),
+        (
+            "IDENTITY_RATE_LIMIT_LOGIN_FAILURES_SUSTAINED",
+            text(&limits.login_failures_sustained),
+        ),
         ("IDENTITY_RATE_LIMIT_SIGNUP_IP", text(&limits.signup_ip)),
         ("IDENTITY_RATE_LIMIT_SIGNUP_EMAIL", text(&limits.signup_email)),
         ("IDENTITY_RATE_LIMIT_RESEND_IP", text(&limits.resend_ip)),
@@ -144,6 +156,10 @@ pub fn rendered_values(s: &Settings) -> Vec<(&'static str, Rendered)> {
         (
             "IDENTITY_RATE_LIMIT_PASSWORD_RESET_EMAIL",
             text(&limits.password_reset_email),
+        ),
+        (
+            "IDENTITY_RATE_LIMIT_RESET_PASSWORD_IP",
+            text(&limits.reset_password_ip),
         ),
         (
             "IDENTITY_RATE_LIMIT_REFRESH_SESSION",
@@ -196,6 +212,10 @@ pub fn rendered_values(s: &Settings) -> Vec<(&'static str, Rendered)> {
         ("IDENTITY_SESSION_RETENTION_SECS", secs(s.purge.session_retention)),
         ("IDENTITY_AUDIT_RETENTION_SECS", secs(s.purge.audit_retention)),
         ("IDENTITY_OUTBOX_RETENTION_SECS", secs(s.purge.outbox_retention)),
+        (
+            "IDENTITY_UNVERIFIED_ACCOUNT_TTL_SECS",
+            secs(s.purge.unverified_account_ttl),
+        ),
         ("IDENTITY_PURGE_BATCH_SIZE", number(s.purge.batch_size)),
         ("IDENTITY_TRUSTED_PROXIES", text(&s.trusted_proxies)),
         ("IDENTITY_SHUTDOWN_DRAIN_SECS", secs(s.shutdown_drain)),
@@ -246,25 +266,37 @@ fn log_format(format: LogFormat) -> String {
     .to_owned()
 }
 
-/// A TOML basic string: quotes and backslashes escaped.
+/// A TOML string for any text, control characters included, written by the TOML
+/// crates' own writer rather than escaped by hand.
 fn toml_string(text: &str) -> String {
+    use toml_writer::TomlWrite as _;
     let mut quoted = String::with_capacity(text.len() + 2);
-    quoted.push('"');
-    for character in text.chars() {
-        match character {
-            '"' => quoted.push_str("\\\""),
-            '\\' => quoted.push_str("\\\\"),
-            '\n' => quoted.push_str("\\n"),
-            other => quoted.push(other),
-        }
-    }
-    quoted.push('"');
+    // Writing into a String cannot fail.
+    let _ = quoted.value(text);
     quoted
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn any_text_is_written_as_toml_that_reads_back_the_same() {
+        for text in [
+            "plain",
+            "quote \" and \\ back",
+            "tab\tnew\nline",
+            "bell\u{7} del\u{7f} \u{1b}[31m",
+        ] {
+            let document = format!("key = {}", toml_string(text));
+            let parsed = config::Config::builder()
+                .add_source(config::File::from_str(&document, config::FileFormat::Toml))
+                .build()
+                .unwrap();
+            assert_eq!(parsed.get_string("key").unwrap(), text, "{document}");
+        }
+    }
 
     #[test]
     fn every_variable_from_lookup_reads_is_rendered() {

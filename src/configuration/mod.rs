@@ -127,9 +127,20 @@ pub struct TokenSettings {
     pub reset_token_ttl: Duration,
     /// `IDENTITY_REFRESH_TOKEN_TTL_SECS`.
     pub refresh_token_ttl: Duration,
-    /// `IDENTITY_REFRESH_REUSE_GRACE_SECS`: 0 is strict rotation.
+    /// `IDENTITY_REFRESH_REUSE_GRACE_SECS`: 0 is strict rotation; at most
+    /// [`MAX_REFRESH_REUSE_GRACE`].
     pub refresh_reuse_grace: Duration,
+    /// `IDENTITY_SESSION_MAX_LIFETIME_SECS` (90 days): a session's absolute end; no
+    /// refresh token outlives `created_at` + this.
+    pub session_max_lifetime: Duration,
+    /// `IDENTITY_MAX_SESSIONS_PER_USER` (100): live sessions one account may hold; a login
+    /// past it ends the oldest.
+    pub max_sessions_per_user: u64,
 }
+
+/// The longest refresh grace window start-up accepts: long enough for a client to retry a
+/// lost response, short enough that a stolen token is soon detected.
+pub const MAX_REFRESH_REUSE_GRACE: Duration = Duration::from_secs(60);
 
 /// What the periodic purge (and `identity purge-expired`) deletes, and how.
 #[derive(Clone, Debug)]
@@ -145,6 +156,10 @@ pub struct PurgeSettings {
     /// `IDENTITY_OUTBOX_RETENTION_SECS` (7 days): sent emails older than this go; unsent
     /// ones are never purged.
     pub outbox_retention: Duration,
+    /// `IDENTITY_UNVERIFIED_ACCOUNT_TTL_SECS` (7 days): unverified accounts of no staff
+    /// member older than this are deleted, so a signup with someone else's address does
+    /// not hold it forever; 0 keeps them.
+    pub unverified_account_ttl: Duration,
     /// `IDENTITY_PURGE_BATCH_SIZE` (1000): rows per DELETE, so no lock is held for long.
     pub batch_size: u64,
 }
@@ -245,6 +260,14 @@ impl Settings {
             "IDENTITY_REFRESH_REUSE_GRACE_SECS",
             &mut s.tokens.refresh_reuse_grace,
         )?;
+        source.secs(
+            "IDENTITY_SESSION_MAX_LIFETIME_SECS",
+            &mut s.tokens.session_max_lifetime,
+        )?;
+        source.parse(
+            "IDENTITY_MAX_SESSIONS_PER_USER",
+            &mut s.tokens.max_sessions_per_user,
+        )?;
         source.parse("IDENTITY_ARGON2_MEMORY_KIB", &mut s.password_hashing.memory_kib)?;
         source.parse("IDENTITY_ARGON2_ITERATIONS", &mut s.password_hashing.iterations)?;
         source.parse("IDENTITY_ARGON2_PARALLELISM", &mut s.password_hashing.parallelism)?;
@@ -264,6 +287,10 @@ impl Settings {
         source.parse("IDENTITY_RATE_LIMIT_LOGIN_IP", &mut limits.login_ip)?;
         source.parse("IDENTITY_RATE_LIMIT_LOGIN_EMAIL", &mut limits.login_email)?;
         source.parse("IDENTITY_RATE_LIMIT_LOGIN_FAILURES", &mut limits.login_failures)?;
+        source.parse(
+            "IDENTITY_RATE_LIMIT_LOGIN_FAILURES_SUSTAINED",
+            &mut limits.login_failures_sustained,
+        )?;
         source.parse("IDENTITY_RATE_LIMIT_SIGNUP_IP", &mut limits.signup_ip)?;
         source.parse("IDENTITY_RATE_LIMIT_SIGNUP_EMAIL", &mut limits.signup_email)?;
         source.parse("IDENTITY_RATE_LIMIT_RESEND_IP", &mut limits.resend_ip)?;
@@ -275,6 +302,10 @@ impl Settings {
         source.parse(
             "IDENTITY_RATE_LIMIT_PASSWORD_RESET_EMAIL",
             &mut limits.password_reset_email,
+        )?;
+        source.parse(
+            "IDENTITY_RATE_LIMIT_RESET_PASSWORD_IP",
+            &mut limits.reset_password_ip,
         )?;
         source.parse("IDENTITY_RATE_LIMIT_REFRESH_SESSION", &mut limits.refresh_session)?;
         source.parse("IDENTITY_REDIS_KEY_PREFIX", &mut limits.redis_key_prefix)?;
@@ -311,6 +342,10 @@ impl Settings {
         source.secs("IDENTITY_SESSION_RETENTION_SECS", &mut s.purge.session_retention)?;
         source.secs("IDENTITY_AUDIT_RETENTION_SECS", &mut s.purge.audit_retention)?;
         source.secs("IDENTITY_OUTBOX_RETENTION_SECS", &mut s.purge.outbox_retention)?;
+        source.secs(
+            "IDENTITY_UNVERIFIED_ACCOUNT_TTL_SECS",
+            &mut s.purge.unverified_account_ttl,
+        )?;
         source.parse("IDENTITY_PURGE_BATCH_SIZE", &mut s.purge.batch_size)?;
         source.parse("IDENTITY_TRUSTED_PROXIES", &mut s.trusted_proxies)?;
         source.secs("IDENTITY_SHUTDOWN_DRAIN_SECS", &mut s.shutdown_drain)?;
@@ -336,6 +371,15 @@ impl Settings {
         }
         if self.tokens.verification_token_ttl.is_zero() {
             return invalid("IDENTITY_VERIFICATION_TOKEN_TTL_SECS", "must be at least 1");
+        }
+        if self.tokens.refresh_reuse_grace > MAX_REFRESH_REUSE_GRACE {
+            return invalid("IDENTITY_REFRESH_REUSE_GRACE_SECS", "must be at most 60");
+        }
+        if self.tokens.session_max_lifetime.is_zero() {
+            return invalid("IDENTITY_SESSION_MAX_LIFETIME_SECS", "must be at least 1");
+        }
+        if self.tokens.max_sessions_per_user == 0 {
+            return invalid("IDENTITY_MAX_SESSIONS_PER_USER", "must be at least 1");
         }
         if self.tokens.reset_token_ttl.is_zero() {
             return invalid("IDENTITY_RESET_TOKEN_TTL_SECS", "must be at least 1");
@@ -380,6 +424,9 @@ mod tests {
         assert_eq!(s.tokens.refresh_token_ttl, Duration::from_secs(2_592_000));
         assert_eq!(s.jwt.leeway, Duration::ZERO);
         assert_eq!(s.tokens.refresh_reuse_grace, Duration::ZERO);
+        assert_eq!(s.tokens.session_max_lifetime, Duration::from_secs(7_776_000));
+        assert_eq!(s.tokens.max_sessions_per_user, 100);
+        assert_eq!(s.purge.unverified_account_ttl, Duration::from_secs(604_800));
         assert!(s.rate_limits_enabled);
         assert!(!s.enumeration_protection);
         assert_eq!(s.metrics_addr.unwrap().to_string(), "127.0.0.1:9464");
@@ -471,6 +518,9 @@ mod tests {
             ("IDENTITY_TRUSTED_PROXIES", "10.0.0.0/33"),
             ("IDENTITY_TRUSTED_PROXIES", "gateway.local"),
             ("IDENTITY_SHUTDOWN_DRAIN_SECS", "soon"),
+            ("IDENTITY_REFRESH_REUSE_GRACE_SECS", "61"),
+            ("IDENTITY_SESSION_MAX_LIFETIME_SECS", "0"),
+            ("IDENTITY_MAX_SESSIONS_PER_USER", "0"),
         ];
         for (variable, value) in cases {
             let error = load(&[(variable, value)]).expect_err(variable);

@@ -18,7 +18,7 @@ use super::session_cookie::{self, ConsoleSession, SESSION_COOKIE};
 use super::views::Chrome;
 use crate::auth::AuthenticatedPrincipal;
 use crate::domain::{ClientInfo, TrustedProxies};
-use crate::services::{Operator, ServiceError, TokenService};
+use crate::services::{Operator, ServiceError};
 
 /// Longest user agent kept, as for gRPC callers.
 const MAX_USER_AGENT: usize = 256;
@@ -71,7 +71,7 @@ pub async fn require_operator(State(state): State<ConsoleState>, request: Reques
     } else {
         request
     };
-    let (principal, renewed) = match resume(&state.tokens, &session, &client).await {
+    let (principal, renewed) = match resume(&state, &session, &client).await {
         Ok(resumed) => resumed,
         Err(error) => return signed_out(error, state.secure_cookies),
     };
@@ -97,18 +97,20 @@ pub async fn require_operator(State(state): State<ConsoleState>, request: Reques
 }
 
 /// The principal of the session; an expired access token is renewed through the same
-/// rotation as RefreshToken, and the new pair returned for the cookie.
+/// rotation as RefreshToken, once however many requests carry it (`renewals`), and the
+/// new pair returned for the cookie.
 async fn resume(
-    tokens: &TokenService,
+    state: &ConsoleState,
     session: &ConsoleSession,
     client: &ClientInfo,
 ) -> Result<(AuthenticatedPrincipal, Option<ConsoleSession>), ServiceError> {
+    let tokens = &state.tokens;
     match tokens.validate_access_token(session.access_token()).await {
         Err(ServiceError::AccessTokenExpired) => {
             let refresh_token = session.refresh_token().ok_or(ServiceError::RefreshTokenInvalid)?;
-            let pair = tokens.refresh_token(refresh_token, client).await?;
-            let principal = tokens.validate_access_token(&pair.access_token).await?;
-            Ok((principal, Some(ConsoleSession::from_pair(&pair))))
+            let renewed = state.renewals.renew(tokens, refresh_token, client).await?;
+            let principal = tokens.validate_access_token(renewed.access_token()).await?;
+            Ok((principal, Some(renewed)))
         }
         validated => validated.map(|principal| (principal, None)),
     }

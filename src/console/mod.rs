@@ -10,6 +10,7 @@ mod console_error;
 mod console_session;
 mod csrf;
 mod forms;
+pub mod renewals;
 mod security_headers;
 mod session_cookie;
 mod sign_in;
@@ -38,6 +39,8 @@ pub struct ConsoleState {
     pub admin: AdminService,
     /// Whether cookies get `Secure`: the service is reached over https.
     pub secure_cookies: bool,
+    /// Renewals of expired sessions, one per session at a time.
+    pub renewals: renewals::Renewals,
     /// Whose `x-forwarded-for` names the operator's address (`IDENTITY_TRUSTED_PROXIES`).
     pub trusted_proxies: Arc<TrustedProxies>,
 }

@@ -19,12 +19,44 @@ pub struct Session {
     pub current: bool,
 }
 
-/// A fresh access token and the refresh token that renews it, for one session.
-#[derive(Debug)]
+/// A fresh access token and the refresh token that renews it, for one session. Both are
+/// bearer credentials: `Debug` shows neither.
 pub struct TokenPair {
     pub access_token: String,
     pub access_token_expires_at: DateTime<Utc>,
     pub refresh_token: OpaqueToken,
     pub refresh_token_expires_at: DateTime<Utc>,
     pub session_id: Uuid,
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access_token", &"[redacted]")
+            .field("access_token_expires_at", &self.access_token_expires_at)
+            .field("refresh_token", &self.refresh_token)
+            .field("refresh_token_expires_at", &self.refresh_token_expires_at)
+            .field("session_id", &self.session_id)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    #[test]
+    fn a_token_pair_debugs_without_its_tokens() {
+        let pair = TokenPair {
+            access_token: "eyJhbGciOiJFZERTQSJ9.secret-claims.signature".to_owned(),
+            access_token_expires_at: Utc::now(),
+            refresh_token: OpaqueToken::generate(),
+            refresh_token_expires_at: Utc::now(),
+            session_id: Uuid::nil(),
+        };
+        let shown = format!("{pair:?}");
+        assert!(!shown.contains("secret-claims"), "{shown}");
+        assert!(!shown.contains(pair.refresh_token.expose_secret()), "{shown}");
+    }
 }

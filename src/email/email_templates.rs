@@ -201,6 +201,16 @@ mod tests {
         assert!(email.html.contains(&format!("href=\"{LINK}\"")), "{}", email.html);
         assert!(email.text.contains("10 minutes"));
         assert!(email.text.contains("did not sign up"));
+        assert!(
+            email.text.contains("never confirmed is deleted"),
+            "{}",
+            email.text
+        );
+        assert!(
+            email.html.contains("never confirmed is deleted"),
+            "{}",
+            email.html
+        );
         assert!(email.html.contains("<h1"), "the layout is applied");
     }
 

@@ -20,6 +20,7 @@ use url::Url;
 use super::email_templates::{EmailTemplates, RenderedEmail, SecurityNotice};
 use super::mail_delivery::MailDelivery;
 use super::outbox::{OutboxWaker, kind};
+use crate::clock::{Clock, to_time_delta};
 use crate::configuration::{EmailSettings, TokenSettings};
 use crate::domain::OpaqueToken;
 use crate::entities::email_outbox;
@@ -37,6 +38,7 @@ pub struct OutboxSender {
     email: EmailSettings,
     tokens: TokenSettings,
     waker: OutboxWaker,
+    clock: Clock,
 }
 
 /// The two emails that carry a single-use token.
@@ -72,6 +74,7 @@ impl OutboxSender {
         email: EmailSettings,
         tokens: TokenSettings,
         waker: OutboxWaker,
+        clock: Clock,
     ) -> Self {
         Self {
             db,
@@ -80,6 +83,7 @@ impl OutboxSender {
             email,
             tokens,
             waker,
+            clock,
         }
     }
 
@@ -112,8 +116,8 @@ impl OutboxSender {
     /// # Errors
     /// The outbox itself could not be read or updated.
     pub async fn send_next_due(&self) -> Result<bool, DbErr> {
-        let now = Utc::now();
-        let lease_until = now + to_chrono(self.email.outbox_lease);
+        let now = self.clock.now();
+        let lease_until = now + to_time_delta(self.email.outbox_lease);
         let Some(row) = email_outbox_repository::claim_next_due(&self.db, now, lease_until).await? else {
             return Ok(false);
         };
@@ -129,9 +133,9 @@ impl OutboxSender {
             Err(error) => Err(error),
         };
         match outcome {
-            Ok(()) => email_outbox_repository::mark_sent(&self.db, row.id, Utc::now()).await?,
+            Ok(()) => email_outbox_repository::mark_sent(&self.db, row.id, self.clock.now()).await?,
             Err(error) => {
-                let retry_at = Utc::now() + to_chrono(self.backoff(row.attempts));
+                let retry_at = self.clock.now() + to_time_delta(self.backoff(row.attempts));
                 tracing::warn!(parent: &span, error = format!("{error:#}"), %retry_at, "email delivery failed; will retry");
                 email_outbox_repository::mark_failed(&self.db, row.id, &format!("{error:#}"), retry_at)
                     .await?;
@@ -185,7 +189,7 @@ impl OutboxSender {
         }
         let token = OpaqueToken::generate();
         let (ttl, hash) = (purpose.ttl(&self.tokens), token.hash());
-        let expires_at = now + to_chrono(ttl);
+        let expires_at = now + to_time_delta(ttl);
         match purpose {
             TokenPurpose::Verification => {
                 email_verification_token_repository::replace_for_user(&txn, user_id, &hash, now, expires_at)
@@ -268,8 +272,4 @@ impl OutboxSender {
             .saturating_mul(1 << exponent)
             .min(self.email.outbox_retry_max)
     }
-}
-
-fn to_chrono(duration: Duration) -> chrono::TimeDelta {
-    chrono::TimeDelta::from_std(duration).unwrap_or(chrono::TimeDelta::MAX)
 }

@@ -15,6 +15,8 @@ pub struct Model {
     pub issued_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub consumed_at: Option<DateTimeUtc>,
+    /// The token this one was issued in exchange for; none for a session's first.
+    pub parent_id: Option<Uuid>,
     #[sea_orm(belongs_to, from = "session_id", to = "id", on_delete = "Cascade")]
     pub session: BelongsTo<super::session::Entity>,
 }

@@ -122,6 +122,7 @@ async fn exercise(db: &DatabaseConnection) {
         issued_at: at(0),
         expires_at: at(2_592_000),
         consumed_at: None,
+        parent_id: Some(Uuid::new_v4()),
     };
     round_trip(db, refresh.clone()).await;
     let event = audit_event::Model {

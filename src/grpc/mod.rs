@@ -12,6 +12,7 @@ pub mod bearer_authentication;
 pub mod client_address;
 pub mod request_context;
 pub mod request_decoding;
+pub mod request_span;
 pub mod response_encoding;
 pub mod rpc_metrics;
 pub mod server_limits;
@@ -66,18 +67,7 @@ pub async fn serve(
     let max = limits.max_message_bytes;
     limits
         .server()
-        .trace_fn(|request| {
-            let path = request.uri().path();
-            let span = tracing::info_span!(
-                "grpc",
-                method = %path,
-                request_id = %uuid::Uuid::new_v4(),
-                otel.name = %path.trim_start_matches('/'),
-                otel.kind = "server",
-            );
-            crate::otlp_traces::continue_trace(&span, request.headers());
-            span
-        })
+        .layer(request_span::RequestSpanLayer)
         .layer(rpc_metrics::RpcMetricsLayer)
         .layer(client_address::ClientAddressLayer::new(trusted))
         .add_service(health)

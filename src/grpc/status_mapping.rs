@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
-use uuid::Uuid;
 
 use super::request_decoding::FieldViolations;
 use crate::domain::InputError;
@@ -44,6 +43,7 @@ pub enum Reason {
     NotStaff,
     NotSuperuser,
     SelfLockout,
+    LastSuperuser,
     RateLimited,
     Overloaded,
     DatabaseUnavailable,
@@ -78,6 +78,7 @@ impl Reason {
             Self::NotStaff => "NOT_STAFF",
             Self::NotSuperuser => "NOT_SUPERUSER",
             Self::SelfLockout => "SELF_LOCKOUT",
+            Self::LastSuperuser => "LAST_SUPERUSER",
             Self::RateLimited => "RATE_LIMITED",
             Self::Overloaded => "OVERLOADED",
             Self::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
@@ -194,6 +195,11 @@ impl From<ServiceError> for Status {
                 Reason::SelfLockout,
                 "operators cannot disable, delete or demote their own account; ask another superuser",
             ),
+            E::LastSuperuser => status(
+                FailedPrecondition,
+                Reason::LastSuperuser,
+                "this is the last active superuser; make another account a superuser first",
+            ),
             E::RateLimited { retry_after } => rate_limited(retry_after),
             E::Overloaded { retry_after } => overloaded(retry_after),
             E::DatabaseUnavailable(error) => unavailable(&error),
@@ -268,7 +274,7 @@ fn overloaded(retry_after: Duration) -> Status {
 }
 
 fn unavailable(error: &sea_orm::DbErr) -> Status {
-    let request_id = Uuid::new_v4().to_string();
+    let request_id = super::request_span::current_request_id();
     tracing::error!(%request_id, error = %error, "database unavailable");
     let mut details = error_info(Reason::DatabaseUnavailable);
     details.set_request_info(request_id, "");
@@ -280,7 +286,7 @@ fn unavailable(error: &sea_orm::DbErr) -> Status {
 }
 
 fn internal(error: &anyhow::Error) -> Status {
-    let request_id = Uuid::new_v4().to_string();
+    let request_id = super::request_span::current_request_id();
     tracing::error!(%request_id, error = format!("{error:#}"), "internal error");
     let mut details = error_info(Reason::Internal);
     details.set_request_info(request_id, "");

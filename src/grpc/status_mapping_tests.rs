@@ -67,6 +67,7 @@ fn every_service_error_maps_to_its_design_row() {
         (E::NotStaff, Code::PermissionDenied, "NOT_STAFF"),
         (E::NotSuperuser, Code::PermissionDenied, "NOT_SUPERUSER"),
         (E::SelfLockout, Code::FailedPrecondition, "SELF_LOCKOUT"),
+        (E::LastSuperuser, Code::FailedPrecondition, "LAST_SUPERUSER"),
         (
             E::RateLimited {
                 retry_after: Duration::from_secs(3),

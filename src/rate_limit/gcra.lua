@@ -1,5 +1,6 @@
 -- GCRA in one atomic step, so every instance sharing this Redis sees one budget.
 -- KEYS[1]: the limit key. ARGV[1]: emission interval (ms). ARGV[2]: burst tolerance (ms).
+-- ARGV[3]: 1 takes the request from the budget, 0 only looks.
 -- Returns 0 when allowed, else the milliseconds until the next request would be.
 -- The clock is Redis's own: instances with skewed clocks still agree.
 local time = redis.call('TIME')
@@ -13,6 +14,9 @@ end
 local allow_at = tat - tolerance
 if now < allow_at then
   return allow_at - now
+end
+if ARGV[3] == '0' then
+  return 0
 end
 local next_tat = tat + interval
 redis.call('SET', KEYS[1], next_tat, 'PX', next_tat - now)

@@ -2,18 +2,24 @@
 //! every entry point that uses a service (gRPC, the web console) inherits it.
 //!
 //! Every limit is GCRA: a burst, then one request per `period / burst`. Budgets are kept
-//! per client IP and per normalised email on Login, Signup, ResendVerificationEmail and
-//! RequestPasswordReset, and per session on RefreshToken. In memory by default
-//! (governor); in Redis when `IDENTITY_REDIS_URL` is set, so that every instance draws
-//! from one budget, with the local store deciding while Redis is unreachable.
+//! per client address (an IPv6 client's /64) and per normalised email on Login, Signup,
+//! ResendVerificationEmail and RequestPasswordReset, per address on ResetPassword, and per
+//! session on RefreshToken. In memory by default; in Redis when `IDENTITY_REDIS_URL` is
+//! set, so that every instance draws from one budget, with the local store deciding while
+//! Redis is unreachable.
 //!
-//! Brute force against one account from many addresses gets past per-IP limits, so
-//! failed logins are also counted per account (`login_failures`, 5 in 15 minutes by
-//! default). Once that budget is spent the account is refused, from every IP and before
-//! any password check, until one failure's worth of budget has come back (3 minutes by
-//! default), and each further failure starts that wait again. An attacker can keep an
-//! account slow but never locked: its owner waits minutes, not hours, and a reset link
-//! still works.
+//! Guessing one account's password from many addresses gets past per-address limits, so
+//! wrong passwords are also counted per account, on two budgets: a fast one
+//! (`login_failures`, 5 then one every three minutes) that slows a burst of guesses down,
+//! and a sustained one (`login_failures_sustained`, 20 then one every 18 minutes) that
+//! caps any 24 hours at 100 guesses, as NIST SP 800-63B asks. While either is spent the
+//! account is closed to password attempts from addresses it does not know, before any
+//! hash is computed. Per-account limits must not become a way to lock the owner out,
+//! though: the services let a correct password from an address that logged in to the
+//! account in the last 30 days through a closed gate (`services::password_attempts`).
+//! What that address may then guess is held by the same two budgets kept for the account
+//! at that one address, so sharing an address with the owner (a NAT, a carrier's
+//! CGNAT) buys an attacker no more guesses than anyone else gets.
 
 mod local_store;
 mod rate_limit_settings;
@@ -26,6 +32,7 @@ use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::clock::Clock;
 use crate::domain::{ClientInfo, EmailAddress};
 use local_store::LocalStore;
 pub use rate_limit_settings::{RateLimitSettings, RateQuota};
@@ -37,41 +44,32 @@ pub enum Limit {
     LoginIp,
     LoginEmail,
     LoginFailures,
+    LoginFailuresSustained,
     SignupIp,
     SignupEmail,
     ResendIp,
     ResendEmail,
     PasswordResetIp,
     PasswordResetEmail,
+    ResetPasswordIp,
     RefreshSession,
 }
 
 impl Limit {
-    const ALL: [Self; 10] = [
-        Self::LoginIp,
-        Self::LoginEmail,
-        Self::LoginFailures,
-        Self::SignupIp,
-        Self::SignupEmail,
-        Self::ResendIp,
-        Self::ResendEmail,
-        Self::PasswordResetIp,
-        Self::PasswordResetEmail,
-        Self::RefreshSession,
-    ];
-
     /// The `limit` label of `identity_rate_limited_total`.
     pub fn name(self) -> &'static str {
         match self {
             Self::LoginIp => "login_ip",
             Self::LoginEmail => "login_email",
             Self::LoginFailures => "login_failures",
+            Self::LoginFailuresSustained => "login_failures_sustained",
             Self::SignupIp => "signup_ip",
             Self::SignupEmail => "signup_email",
             Self::ResendIp => "resend_ip",
             Self::ResendEmail => "resend_email",
             Self::PasswordResetIp => "password_reset_ip",
             Self::PasswordResetEmail => "password_reset_email",
+            Self::ResetPasswordIp => "reset_password_ip",
             Self::RefreshSession => "refresh_session",
         }
     }
@@ -80,13 +78,15 @@ impl Limit {
         match self {
             Self::LoginIp => settings.login_ip,
             Self::LoginEmail => settings.login_email,
-            Self::LoginFailures => failures_before_slowing(settings.login_failures),
+            Self::LoginFailures => settings.login_failures,
+            Self::LoginFailuresSustained => settings.login_failures_sustained,
             Self::SignupIp => settings.signup_ip,
             Self::SignupEmail => settings.signup_email,
             Self::ResendIp => settings.resend_ip,
             Self::ResendEmail => settings.resend_email,
             Self::PasswordResetIp => settings.password_reset_ip,
             Self::PasswordResetEmail => settings.password_reset_email,
+            Self::ResetPasswordIp => settings.reset_password_ip,
             Self::RefreshSession => settings.refresh_session,
         }
     }
@@ -97,6 +97,38 @@ impl Limit {
 pub struct RateLimited {
     pub limit: Limit,
     pub retry_after: Duration,
+}
+
+impl RateLimited {
+    fn new(limit: Limit, retry_after: Duration) -> Self {
+        Self {
+            limit,
+            retry_after: retry_after.max(Duration::from_millis(1)),
+        }
+    }
+
+    /// The refusal, counted in `identity_rate_limited_total` as it is given.
+    #[must_use]
+    pub fn counted(self) -> Self {
+        metrics::counter!("identity_rate_limited_total", "limit" => self.limit.name()).increment(1);
+        // Debug, not info: under attack this fires per request; the metric is what to watch.
+        tracing::debug!(
+            limit = self.limit.name(),
+            retry_after_ms = self.retry_after.as_millis(),
+            "rate limited"
+        );
+        self
+    }
+}
+
+/// What the per-account limits say about a password attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountGate {
+    /// Within every per-account budget.
+    Open,
+    /// A per-account budget is spent: refused, unless the caller's address is one the
+    /// account knows and the password is right (`services::password_attempts`).
+    Closed(RateLimited),
 }
 
 /// The limits every service checks. Cheap to clone; `disabled()` lets everything through.
@@ -110,15 +142,20 @@ struct Stores {
 }
 
 impl RateLimiter {
-    /// The limits of `settings`, shared through Redis when `redis_url` is set.
+    /// The limits of `settings` on `clock`, shared through Redis when `redis_url` is set
+    /// (Redis keeps its own time).
     ///
     /// # Errors
     /// `redis_url` is not a Redis URL.
-    pub fn new(settings: &RateLimitSettings, redis_url: Option<&SecretString>) -> anyhow::Result<Self> {
+    pub fn new(
+        settings: &RateLimitSettings,
+        redis_url: Option<&SecretString>,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
         let shared = redis_url.map(|url| RedisStore::new(url, settings)).transpose()?;
         Ok(Self(Some(Arc::new(Stores {
             settings: settings.clone(),
-            local: LocalStore::new(settings),
+            local: LocalStore::new(clock),
             shared,
         }))))
     }
@@ -133,31 +170,69 @@ impl RateLimiter {
         self.0.is_some()
     }
 
-    /// Login: per IP, per email, and refused outright while the account is slowed down
-    /// after repeated failures.
+    /// Login: the per-address limit refuses outright; the per-email limit and the
+    /// account's failure budgets are reported as the gate, for the service to decide.
     ///
     /// # Errors
-    /// The first spent limit.
-    pub async fn login(&self, email: &EmailAddress, client: &ClientInfo) -> Result<(), RateLimited> {
+    /// The client's address is over its login limit.
+    pub async fn login(&self, email: &EmailAddress, client: &ClientInfo) -> Result<AccountGate, RateLimited> {
+        let Some(stores) = &self.0 else {
+            return Ok(AccountGate::Open);
+        };
+        if let Some(address) = client_address(client) {
+            stores
+                .check(Limit::LoginIp, &address)
+                .await
+                .map_err(RateLimited::counted)?;
+        }
+        if let Err(refused) = stores.check(Limit::LoginEmail, email.as_str()).await {
+            return Ok(AccountGate::Closed(refused));
+        }
+        Ok(stores.failure_gate(email.as_str()).await)
+    }
+
+    /// A password check that is not a login (ChangePassword's current password): only
+    /// the account's failure budgets.
+    pub async fn password_check(&self, email: &EmailAddress) -> AccountGate {
+        let Some(stores) = &self.0 else {
+            return AccountGate::Open;
+        };
+        stores.failure_gate(email.as_str()).await
+    }
+
+    /// The failure budgets of the account at the client's address alone, which decide
+    /// for an address the account knows once its own gate is closed.
+    ///
+    /// # Errors
+    /// Guesses from this address have spent them.
+    pub async fn known_address(&self, email: &EmailAddress, client: &ClientInfo) -> Result<(), RateLimited> {
         let Some(stores) = &self.0 else { return Ok(()) };
-        stores
-            .per_client(Limit::LoginIp, Limit::LoginEmail, email, client)
-            .await?;
-        match stores.blocked_for(&blocked_key(email)).await {
-            Some(wait) => Err(refused(Limit::LoginFailures, wait)),
-            None => Ok(()),
+        match stores.failure_gate(&account_at(email, client)).await {
+            AccountGate::Open => Ok(()),
+            AccountGate::Closed(refused) => Err(refused.counted()),
         }
     }
 
-    /// Counts a failed login against the account; once its budget is spent, its logins
-    /// are refused for one emission interval.
-    pub async fn login_failed(&self, email: &EmailAddress) {
+    /// Counts a wrong password against the account, and against the account at the
+    /// client's address.
+    pub async fn password_failed(&self, email: &EmailAddress, client: &ClientInfo) {
         let Some(stores) = &self.0 else { return };
-        let failures = key(Limit::LoginFailures, email.as_str());
-        if let Some(wait) = stores.acquire(Limit::LoginFailures, &failures).await {
-            let slowed = wait.max(stores.settings.login_failures.emission_interval());
-            stores.block(&blocked_key(email), slowed).await;
-        }
+        stores.count_failure(email.as_str()).await;
+        stores.count_failure(&account_at(email, client)).await;
+    }
+
+    /// Forgets the account's budgets (its failures, its per-email login count): a
+    /// password reset proved the owner, who must not stay locked out by a guesser's
+    /// failures. The budgets kept per address expire on their own.
+    pub async fn clear_account(&self, email: &EmailAddress) {
+        let Some(stores) = &self.0 else { return };
+        let raw = email.as_str();
+        let keys = [
+            key(Limit::LoginEmail, raw),
+            key(Limit::LoginFailures, raw),
+            key(Limit::LoginFailuresSustained, raw),
+        ];
+        stores.remove(&keys).await;
     }
 
     /// # Errors
@@ -191,13 +266,32 @@ impl RateLimiter {
             .await
     }
 
+    /// ResetPassword, per client address: every call may cost an Argon2 hash, so none
+    /// starts one without passing this first.
+    ///
+    /// # Errors
+    /// The address's limit is spent.
+    pub async fn reset_password(&self, client: &ClientInfo) -> Result<(), RateLimited> {
+        let Some(stores) = &self.0 else { return Ok(()) };
+        let Some(address) = client_address(client) else {
+            return Ok(());
+        };
+        stores
+            .check(Limit::ResetPasswordIp, &address)
+            .await
+            .map_err(RateLimited::counted)
+    }
+
     /// RefreshToken, per session: a stolen refresh token family cannot be spun fast.
     ///
     /// # Errors
     /// The session's limit is spent.
     pub async fn refresh(&self, session_id: Uuid) -> Result<(), RateLimited> {
         let Some(stores) = &self.0 else { return Ok(()) };
-        stores.check(Limit::RefreshSession, &session_id.to_string()).await
+        stores
+            .check(Limit::RefreshSession, &session_id.to_string())
+            .await
+            .map_err(RateLimited::counted)
     }
 }
 
@@ -209,82 +303,98 @@ impl Stores {
         email: &EmailAddress,
         client: &ClientInfo,
     ) -> Result<(), RateLimited> {
-        if let Some(address) = client.rate_limit_address() {
-            self.check(ip_limit, &address).await?;
+        if let Some(address) = client_address(client) {
+            self.check(ip_limit, &address)
+                .await
+                .map_err(RateLimited::counted)?;
         }
-        self.check(email_limit, email.as_str()).await
+        self.check(email_limit, email.as_str())
+            .await
+            .map_err(RateLimited::counted)
     }
 
+    /// Takes one request from the budget; the refusal is not yet counted.
     async fn check(&self, limit: Limit, raw_key: &str) -> Result<(), RateLimited> {
         match self.acquire(limit, &key(limit, raw_key)).await {
-            Some(wait) => Err(refused(limit, wait)),
+            Some(wait) => Err(RateLimited::new(limit, wait)),
             None => Ok(()),
         }
     }
 
+    /// Closed while either failure budget of `raw` is spent, until a failure's worth of
+    /// it has come back. Looking takes nothing: only failures spend these budgets.
+    async fn failure_gate(&self, raw: &str) -> AccountGate {
+        let mut closed: Option<RateLimited> = None;
+        for limit in FAILURE_BUDGETS {
+            if let Some(wait) = self.peek(limit, &key(limit, raw)).await
+                && closed.is_none_or(|refused| refused.retry_after < wait)
+            {
+                closed = Some(RateLimited::new(limit, wait));
+            }
+        }
+        closed.map_or(AccountGate::Open, AccountGate::Closed)
+    }
+
+    /// One failure on both budgets of `raw`. Taken even when a budget has nothing left
+    /// (a guess that raced another): GCRA then has nothing to take, and the gate stays shut.
+    async fn count_failure(&self, raw: &str) {
+        for limit in FAILURE_BUDGETS {
+            self.acquire(limit, &key(limit, raw)).await;
+        }
+    }
+
     async fn acquire(&self, limit: Limit, key: &str) -> Option<Duration> {
+        let quota = limit.quota(&self.settings);
         if let Some(shared) = &self.shared {
-            match shared.acquire(key, &limit.quota(&self.settings)).await {
+            match shared.acquire(key, &quota).await {
                 Ok(decision) => return decision,
                 Err(()) => fell_back(),
             }
         }
-        self.local.acquire(limit, key)
+        self.local.acquire(key, &quota)
     }
 
-    async fn block(&self, key: &str, duration: Duration) {
+    async fn peek(&self, limit: Limit, key: &str) -> Option<Duration> {
+        let quota = limit.quota(&self.settings);
         if let Some(shared) = &self.shared {
-            if shared.block(key, duration).await.is_ok() {
-                return;
-            }
-            fell_back();
-        }
-        self.local.block(key, duration);
-    }
-
-    async fn blocked_for(&self, key: &str) -> Option<Duration> {
-        if let Some(shared) = &self.shared {
-            match shared.blocked_for(key).await {
-                Ok(wait) => return wait,
+            match shared.peek(key, &quota).await {
+                Ok(decision) => return decision,
                 Err(()) => fell_back(),
             }
         }
-        self.local.blocked_for(key)
+        self.local.peek(key, &quota)
+    }
+
+    /// From both stores: what the local one holds from an earlier Redis outage counts too.
+    async fn remove(&self, keys: &[String]) {
+        if let Some(shared) = &self.shared
+            && shared.remove(keys).await.is_err()
+        {
+            fell_back();
+        }
+        self.local.remove(keys);
     }
 }
 
-/// The failures counted before the one that starts the slow-down: with `5/900`, four
-/// fit the budget and the fifth, refused a cell, blocks the account; the interval (three
-/// minutes) is the configured one.
-fn failures_before_slowing(quota: RateQuota) -> RateQuota {
-    let burst = quota.burst.get().saturating_sub(1).max(1);
-    RateQuota {
-        burst: std::num::NonZeroU32::new(burst).unwrap_or(std::num::NonZeroU32::MIN),
-        period: quota.emission_interval() * burst,
-    }
-}
-
-fn refused(limit: Limit, retry_after: Duration) -> RateLimited {
-    metrics::counter!("identity_rate_limited_total", "limit" => limit.name()).increment(1);
-    // Debug, not info: under attack this fires per request; the metric is what to watch.
-    tracing::debug!(
-        limit = limit.name(),
-        retry_after_ms = retry_after.as_millis(),
-        "rate limited"
-    );
-    RateLimited {
-        limit,
-        retry_after: retry_after.max(Duration::from_millis(1)),
-    }
-}
+/// The two budgets of failed password attempts, per account and per account at an
+/// address.
+const FAILURE_BUDGETS: [Limit; 2] = [Limit::LoginFailures, Limit::LoginFailuresSustained];
 
 fn fell_back() {
     metrics::counter!("identity_rate_limit_redis_fallback_total").increment(1);
 }
 
-/// Apart from the failure budget's own key: in Redis both share one keyspace.
-fn blocked_key(email: &EmailAddress) -> String {
-    format!("{}:blocked", key(Limit::LoginFailures, email.as_str()))
+/// The address per-address limits key on: the client's address, or for IPv6 its /64,
+/// which one subscriber usually holds whole.
+fn client_address(client: &ClientInfo) -> Option<String> {
+    client.rate_limit_address()
+}
+
+/// The account at one client address, for the budgets of a known address. A space
+/// cannot occur in a normalised email, so no two pairs share a key.
+fn account_at(email: &EmailAddress, client: &ClientInfo) -> String {
+    let address = client_address(client).unwrap_or_default();
+    format!("{} {address}", email.as_str())
 }
 
 /// `limit:hash`: the raw key (an email, an address) never rests in the store, and every
@@ -297,7 +407,7 @@ fn key(limit: Limit, raw: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 
     use super::*;
@@ -337,20 +447,23 @@ mod tests {
             ..RateLimitSettings::default()
         };
         let url = SecretString::from("redis://127.0.0.1:1");
-        let limiter = RateLimiter::new(&settings, Some(&url)).unwrap();
+        let limiter = RateLimiter::new(&settings, Some(&url), Clock::system()).unwrap();
         let email = EmailAddress::parse("far@example.com").unwrap();
         let client = ClientInfo::default();
 
         let outcomes: Vec<_> = runtime.block_on(async {
             let mut outcomes = Vec::new();
             for _ in 0..3 {
-                outcomes.push(limiter.login(&email, &client).await);
+                outcomes.push(limiter.login(&email, &client).await.unwrap());
             }
             outcomes
         });
 
-        assert!(outcomes[0].is_ok() && outcomes[1].is_ok(), "{outcomes:?}");
-        assert_eq!(outcomes[2].unwrap_err().limit, Limit::LoginEmail);
+        assert_eq!(outcomes[..2], [AccountGate::Open, AccountGate::Open]);
+        let AccountGate::Closed(refused) = outcomes[2] else {
+            panic!("{outcomes:?}")
+        };
+        assert_eq!(refused.counted().limit, Limit::LoginEmail);
         let counters = counters(&recorder);
         let count = |name: &str| {
             counters
@@ -367,11 +480,51 @@ mod tests {
         );
     }
 
+    /// The attack NIST SP 800-63B bounds: one guess whenever the account lets one in, for
+    /// a whole day, from addresses it does not know.
     #[test]
-    fn the_failure_budget_spends_its_last_cell_on_the_failure_that_slows_the_account() {
-        let quota = failures_before_slowing(RateQuota::new(5, 900));
-        assert_eq!(quota.burst.get(), 4);
-        assert_eq!(quota.emission_interval(), Duration::from_secs(180));
-        assert_eq!(failures_before_slowing(RateQuota::new(1, 60)).burst.get(), 1);
+    fn a_patient_guesser_gets_at_most_about_a_hundred_guesses_a_day() {
+        let time = crate::clock::AdjustableClock::new();
+        let limiter = RateLimiter::new(&RateLimitSettings::default(), None, time.clock()).unwrap();
+        let email = EmailAddress::parse("victim@example.com").unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+
+        let guesses = runtime.block_on(async {
+            let mut guesses = 0;
+            for minute in 0..24 * 60 {
+                let client = ClientInfo {
+                    ip_address: Some(format!("198.51.100.{}", minute % 250)),
+                    user_agent: None,
+                };
+                if limiter.login(&email, &client).await == Ok(AccountGate::Open) {
+                    limiter.password_failed(&email, &client).await;
+                    guesses += 1;
+                }
+                time.advance(Duration::from_secs(60));
+            }
+            guesses
+        });
+
+        assert!((90..=100).contains(&guesses), "{guesses} guesses in a day");
+    }
+
+    #[test]
+    fn clearing_an_account_reopens_it_at_once() {
+        let limiter = RateLimiter::new(&RateLimitSettings::default(), None, Clock::system()).unwrap();
+        let email = EmailAddress::parse("owner@example.com").unwrap();
+        let client = ClientInfo::default();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+
+        let (before, after) = runtime.block_on(async {
+            for _ in 0..5 {
+                limiter.password_failed(&email, &client).await;
+            }
+            let before = limiter.password_check(&email).await;
+            limiter.clear_account(&email).await;
+            (before, limiter.password_check(&email).await)
+        });
+
+        assert!(matches!(before, AccountGate::Closed(_)), "{before:?}");
+        assert_eq!(after, AccountGate::Open);
     }
 }

@@ -62,9 +62,14 @@ pub struct RateLimitSettings {
     pub login_ip: RateQuota,
     /// `IDENTITY_RATE_LIMIT_LOGIN_EMAIL` (`10/60`): Login attempts per email.
     pub login_email: RateQuota,
-    /// `IDENTITY_RATE_LIMIT_LOGIN_FAILURES` (`5/900`): failed logins per account before
-    /// its attempts are slowed, from every IP.
+    /// `IDENTITY_RATE_LIMIT_LOGIN_FAILURES` (`5/900`): failed logins per account, from
+    /// every IP, before its password attempts wait for the budget to come back (one every
+    /// three minutes).
     pub login_failures: RateQuota,
+    /// `IDENTITY_RATE_LIMIT_LOGIN_FAILURES_SUSTAINED` (`20/21600`): the day's cap on one
+    /// account's failed logins. GCRA lets through at most `burst + 24 h / interval` in any
+    /// 24 hours: 20 + 80, NIST SP 800-63B's hundred.
+    pub login_failures_sustained: RateQuota,
     /// `IDENTITY_RATE_LIMIT_SIGNUP_IP` (`20/3600`).
     pub signup_ip: RateQuota,
     /// `IDENTITY_RATE_LIMIT_SIGNUP_EMAIL` (`3/3600`).
@@ -77,6 +82,9 @@ pub struct RateLimitSettings {
     pub password_reset_ip: RateQuota,
     /// `IDENTITY_RATE_LIMIT_PASSWORD_RESET_EMAIL` (`3/600`).
     pub password_reset_email: RateQuota,
+    /// `IDENTITY_RATE_LIMIT_RESET_PASSWORD_IP` (`20/600`): ResetPassword (using a link)
+    /// per client IP; each call may cost an Argon2 hash.
+    pub reset_password_ip: RateQuota,
     /// `IDENTITY_RATE_LIMIT_REFRESH_SESSION` (`30/60`): RefreshToken per session.
     pub refresh_session: RateQuota,
     /// `IDENTITY_REDIS_KEY_PREFIX` (`identity:rl:`): namespace of the limit keys in Redis.
@@ -94,12 +102,14 @@ impl Default for RateLimitSettings {
             login_ip: RateQuota::new(50, 60),
             login_email: RateQuota::new(10, 60),
             login_failures: RateQuota::new(5, 900),
+            login_failures_sustained: RateQuota::new(20, 21_600),
             signup_ip: RateQuota::new(20, 3600),
             signup_email: RateQuota::new(3, 3600),
             resend_ip: RateQuota::new(10, 600),
             resend_email: RateQuota::new(3, 600),
             password_reset_ip: RateQuota::new(10, 600),
             password_reset_email: RateQuota::new(3, 600),
+            reset_password_ip: RateQuota::new(20, 600),
             refresh_session: RateQuota::new(30, 60),
             redis_key_prefix: "identity:rl:".to_owned(),
             redis_timeout: Duration::from_millis(250),

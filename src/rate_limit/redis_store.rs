@@ -64,10 +64,23 @@ impl RedisStore {
     /// Takes one request from `key`'s shared budget: `Ok(None)` allowed, `Ok(Some(wait))`
     /// refused; `Err(())` when Redis cannot answer now (the caller falls back).
     pub async fn acquire(&self, key: &str, quota: &RateQuota) -> Result<Option<Duration>, ()> {
+        self.gcra(key, quota, true).await
+    }
+
+    /// Whether `key` has a request left in its shared budget, without taking it.
+    pub async fn peek(&self, key: &str, quota: &RateQuota) -> Result<Option<Duration>, ()> {
+        self.gcra(key, quota, false).await
+    }
+
+    async fn gcra(&self, key: &str, quota: &RateQuota, take: bool) -> Result<Option<Duration>, ()> {
         let interval = millis(quota.emission_interval());
         let tolerance = interval.saturating_mul(u64::from(quota.burst.get()) - 1);
         let mut invocation = self.gcra.prepare_invoke();
-        invocation.key(self.key(key)).arg(interval).arg(tolerance);
+        invocation
+            .key(self.key(key))
+            .arg(interval)
+            .arg(tolerance)
+            .arg(u8::from(take));
         let mut connection = self.connection()?;
         let wait: u64 = self
             .outcome(async { invocation.invoke_async(&mut connection).await })
@@ -75,30 +88,13 @@ impl RedisStore {
         Ok((wait > 0).then(|| Duration::from_millis(wait)))
     }
 
-    /// Refuses `key` on every instance for `duration`.
-    pub async fn block(&self, key: &str, duration: Duration) -> Result<(), ()> {
+    /// Forgets `keys` on every instance.
+    pub async fn remove(&self, keys: &[String]) -> Result<(), ()> {
         let mut connection = self.connection()?;
-        let command = redis::cmd("SET")
-            .arg(self.key(key))
-            .arg(1)
-            .arg("PX")
-            .arg(millis(duration).max(1))
-            .clone();
+        let keys: Vec<String> = keys.iter().map(|key| self.key(key)).collect();
+        let command = redis::cmd("DEL").arg(keys).clone();
         self.outcome(async { command.query_async::<()>(&mut connection).await })
             .await
-    }
-
-    /// How long `key` is still refused, as every instance sees it.
-    pub async fn blocked_for(&self, key: &str) -> Result<Option<Duration>, ()> {
-        let mut connection = self.connection()?;
-        let command = redis::cmd("PTTL").arg(self.key(key)).clone();
-        let ttl: i64 = self
-            .outcome(async { command.query_async(&mut connection).await })
-            .await?;
-        Ok(u64::try_from(ttl)
-            .ok()
-            .filter(|ms| *ms > 0)
-            .map(Duration::from_millis))
     }
 
     fn key(&self, key: &str) -> String {

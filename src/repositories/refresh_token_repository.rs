@@ -15,12 +15,14 @@ use crate::entities::refresh_token;
 /// What consuming a presented refresh token found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RefreshConsumption {
-    /// This call consumed it.
+    /// This call consumed the token `id`.
     Consumed {
+        id: Uuid,
         session_id: Uuid,
     },
-    /// It had been consumed before, at `consumed_at`.
+    /// The token `id` had been consumed before, at `consumed_at`.
     Reused {
+        id: Uuid,
         session_id: Uuid,
         consumed_at: DateTime<Utc>,
     },
@@ -30,22 +32,31 @@ pub enum RefreshConsumption {
     NotFound,
 }
 
-/// Stores a new refresh token of `session_id`.
-#[tracing::instrument(skip_all, fields(session_id = %session_id))]
+/// A refresh token to store: its session, its hash, its expiry, and the token it was
+/// issued in exchange for.
+#[derive(Debug)]
+pub struct NewRefreshToken<'a> {
+    pub session_id: Uuid,
+    pub hash: &'a TokenHash,
+    pub expires_at: DateTime<Utc>,
+    pub parent_id: Option<Uuid>,
+}
+
+/// Stores a new refresh token.
+#[tracing::instrument(skip_all, fields(session_id = %token.session_id))]
 pub async fn insert(
     db: &impl ConnectionTrait,
-    session_id: Uuid,
-    hash: &TokenHash,
+    token: NewRefreshToken<'_>,
     now: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     refresh_token::ActiveModel {
         id: Set(Uuid::new_v4()),
-        session_id: Set(session_id),
-        token_hash: Set(hash.as_str().to_owned()),
+        session_id: Set(token.session_id),
+        token_hash: Set(token.hash.as_str().to_owned()),
         issued_at: Set(now),
-        expires_at: Set(expires_at),
+        expires_at: Set(token.expires_at),
         consumed_at: Set(None),
+        parent_id: Set(token.parent_id),
     }
     .insert(db)
     .await?;
@@ -69,6 +80,7 @@ pub async fn consume(
         .await?;
     if let Some(row) = consumed.first() {
         return Ok(RefreshConsumption::Consumed {
+            id: row.id,
             session_id: row.session_id,
         });
     }
@@ -77,6 +89,7 @@ pub async fn consume(
     };
     Ok(match row.consumed_at {
         Some(consumed_at) => RefreshConsumption::Reused {
+            id: row.id,
             session_id: row.session_id,
             consumed_at,
         },
@@ -84,6 +97,24 @@ pub async fn consume(
             session_id: row.session_id,
         },
     })
+}
+
+/// Consumes the unconsumed successor of `parent_id` (the token issued in exchange for it),
+/// for a retry inside the grace window that replaces it; `false` when there is none: it
+/// was already used, so the retry is a reuse.
+#[tracing::instrument(skip_all)]
+pub async fn retire_successor(
+    db: &impl ConnectionTrait,
+    parent_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let result = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::ConsumedAt, Expr::value(Some(now)))
+        .filter(refresh_token::Column::ParentId.eq(parent_id))
+        .filter(refresh_token::Column::ConsumedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected > 0)
 }
 
 /// The token with this hash, consumed or not.

@@ -188,6 +188,70 @@ pub async fn list_live_page_for_user(
         .await
 }
 
+/// Whether `user_id` opened a session (logged in) from `ip_address` at or after `since`:
+/// the known-address rule of the login limits. Sessions outlive their end by the session
+/// retention, so every session opened since `since` is still here when `since` is within it.
+#[tracing::instrument(skip_all, fields(user_id = %user_id))]
+pub async fn opened_from_since(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    ip_address: &str,
+    since: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let found = session::Entity::find()
+        .select_only()
+        .column(session::Column::Id)
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::IpAddress.eq(ip_address))
+        .filter(session::Column::CreatedAt.gte(since))
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Revokes the live sessions of `user_id` beyond its `keep` newest; returns how many.
+#[tracing::instrument(skip_all, fields(user_id = %user_id))]
+pub async fn revoke_beyond_newest(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    keep: u64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    // The cap is applied at every login, so there is at most one session too many and
+    // reading the live ids is cheap.
+    let live: Vec<Uuid> = session::Entity::find()
+        .select_only()
+        .column(session::Column::Id)
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(now))
+        .order_by_desc(session::Column::CreatedAt)
+        .order_by_desc(session::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let beyond: Vec<Uuid> = live
+        .into_iter()
+        .skip(usize::try_from(keep).unwrap_or(usize::MAX))
+        .collect();
+    if beyond.is_empty() {
+        return Ok(0);
+    }
+    let result = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(Some(now)))
+        .col_expr(
+            session::Column::RevokedReason,
+            Expr::value(Some(reason.to_owned())),
+        )
+        .filter(session::Column::Id.is_in(beyond))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
 /// Deletes at most `limit` sessions that ended (were revoked, or expired) before
 /// `ended_before`; their refresh tokens go with them (foreign key cascade). Returns how
 /// many. A live session is neither revoked nor expired, so it never matches.

@@ -17,6 +17,18 @@ pub enum Consumption {
     Expired,
 }
 
+/// What a token is, looked up without using it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenState {
+    /// Unused and unexpired: issued to `user_id`.
+    Usable {
+        user_id: Uuid,
+    },
+    NotFound,
+    AlreadyUsed,
+    Expired,
+}
+
 macro_rules! single_use_token_repository {
     ($table:ident) => {
         use chrono::{DateTime, Utc};
@@ -28,7 +40,7 @@ macro_rules! single_use_token_repository {
 
         use $crate::domain::TokenHash;
         use $crate::entities::$table as token;
-        pub use $crate::repositories::single_use_token_repository::Consumption;
+        pub use $crate::repositories::single_use_token_repository::{Consumption, TokenState};
 
         /// Stores a freshly minted token for `user_id` and deletes the user's older
         /// unused ones, so only the newest link works.
@@ -91,17 +103,26 @@ macro_rules! single_use_token_repository {
             })
         }
 
-        /// The user a token was issued to, whatever its state.
+        /// The token's state at `now`, without using it: lets a caller refuse a spent
+        /// token before doing expensive work for it. Only `consume` decides a race.
         #[tracing::instrument(skip_all)]
-        pub async fn find_user_id(
+        pub async fn inspect(
             db: &impl ConnectionTrait,
             hash: &TokenHash,
-        ) -> Result<Option<Uuid>, DbErr> {
+            now: DateTime<Utc>,
+        ) -> Result<TokenState, DbErr> {
             let row = token::Entity::find()
                 .filter(token::Column::TokenHash.eq(hash.as_str()))
                 .one(db)
                 .await?;
-            Ok(row.map(|row| row.user_id))
+            Ok(match row {
+                None => TokenState::NotFound,
+                Some(row) if row.is_used => TokenState::AlreadyUsed,
+                Some(row) if row.expires_at <= now => TokenState::Expired,
+                Some(row) => TokenState::Usable {
+                    user_id: row.user_id,
+                },
+            })
         }
 
         /// Deletes one batch of at most `limit` spent or expired tokens; returns how many.

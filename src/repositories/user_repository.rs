@@ -212,6 +212,24 @@ pub async fn find_by_id_for_update(
     user::Entity::find_by_id(id).lock_exclusive().one(db).await
 }
 
+/// The ids of every active superuser, their rows locked until the transaction ends, in
+/// id order so that two transactions taking them cannot deadlock. PostgreSQL re-checks a
+/// row it waited for, so a superuser demoted by the transaction it waited on is missing
+/// from the answer; SQLite's write transactions run one at a time anyway.
+#[tracing::instrument(skip_all)]
+pub async fn lock_active_superusers(db: &impl ConnectionTrait) -> Result<Vec<Uuid>, DbErr> {
+    user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::IsSuperuser.eq(true))
+        .filter(user::Column::IsActive.eq(true))
+        .order_by_asc(user::Column::Id)
+        .lock_exclusive()
+        .into_tuple()
+        .all(db)
+        .await
+}
+
 /// New values for an account's flags; `None` leaves a flag as it is.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FlagUpdate {
@@ -251,4 +269,33 @@ pub async fn update_flags(
 pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, DbErr> {
     let result = user::Entity::delete_by_id(id).exec(db).await?;
     Ok(result.rows_affected == 1)
+}
+
+/// Deletes at most `limit` accounts that joined before `joined_before` and never verified
+/// their email, staff and superusers excepted; returns how many. The conditions are on
+/// the DELETE itself, not only in the batch's subquery, so an account verified while the
+/// statement waits for its row is re-checked and kept.
+#[tracing::instrument(skip_all)]
+pub async fn purge_unverified(
+    db: &impl ConnectionTrait,
+    joined_before: DateTime<Utc>,
+    limit: u64,
+) -> Result<u64, DbErr> {
+    let abandoned = Condition::all()
+        .add(user::Column::IsVerified.eq(false))
+        .add(user::Column::IsStaff.eq(false))
+        .add(user::Column::IsSuperuser.eq(false))
+        .add(user::Column::DateJoined.lt(joined_before));
+    let batch = sea_orm::sea_query::Query::select()
+        .column(user::Column::Id)
+        .from(user::Entity)
+        .cond_where(abandoned.clone())
+        .limit(limit)
+        .to_owned();
+    let result = user::Entity::delete_many()
+        .filter(user::Column::Id.in_subquery(batch))
+        .filter(abandoned)
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
 }

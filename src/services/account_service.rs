@@ -1,17 +1,13 @@
 //! Account use cases: signup, email verification, resending the verification email.
 
-use chrono::Utc;
-use sea_orm::DatabaseConnection;
 use serde_json::json;
 
 use super::audit_log::{self, AuditKind};
 use super::user_row::to_user;
-use super::{ServiceError, email_request, signup_protection};
-use crate::auth::{AuthenticatedPrincipal, PasswordCheck, PasswordHasher};
-use crate::domain::password::PasswordPolicy;
+use super::{ServiceContext, ServiceError, email_request, password_attempts, signup_protection};
+use crate::auth::{AuthenticatedPrincipal, PasswordCheck};
 use crate::domain::{ClientInfo, EmailAddress, NewPassword, OpaqueToken, PasswordAttempt, User};
-use crate::email::outbox::{self, OutboxEmail, OutboxWaker};
-use crate::rate_limit::RateLimiter;
+use crate::email::outbox::{self, OutboxEmail};
 use crate::repositories::db_error::UniqueViolationExt;
 use crate::repositories::email_verification_token_repository as verification_tokens;
 use crate::repositories::single_use_token_repository::Consumption;
@@ -27,46 +23,14 @@ pub struct SignupCommand {
 /// Account creation and email ownership.
 #[derive(Clone)]
 pub struct AccountService {
-    db: DatabaseConnection,
-    hasher: PasswordHasher,
-    outbox: OutboxWaker,
-    limiter: RateLimiter,
-    enumeration_protection: bool,
-    password_policy: PasswordPolicy,
+    ctx: ServiceContext,
 }
 
 impl AccountService {
-    pub fn new(db: DatabaseConnection, hasher: PasswordHasher, outbox: OutboxWaker) -> Self {
-        Self {
-            db,
-            hasher,
-            outbox,
-            limiter: RateLimiter::disabled(),
-            enumeration_protection: false,
-            password_policy: PasswordPolicy::default(),
-        }
-    }
-
-    /// The same service, holding new passwords to `policy` (`IDENTITY_PASSWORD_MIN_CHARS`).
-    #[must_use]
-    pub fn with_password_policy(mut self, policy: PasswordPolicy) -> Self {
-        self.password_policy = policy;
-        self
-    }
-
-    /// The same service, checking `limiter` on Signup and ResendVerificationEmail.
-    #[must_use]
-    pub fn with_rate_limiter(mut self, limiter: RateLimiter) -> Self {
-        self.limiter = limiter;
-        self
-    }
-
-    /// The same service; with `enabled`, Signup for a registered email answers like a
-    /// fresh signup and emails the owner instead (`IDENTITY_ENUMERATION_PROTECTION`).
-    #[must_use]
-    pub fn with_enumeration_protection(mut self, enabled: bool) -> Self {
-        self.enumeration_protection = enabled;
-        self
+    /// Under the context's enumeration protection, Signup for a registered email answers
+    /// like a fresh signup and emails the owner instead.
+    pub fn new(ctx: ServiceContext) -> Self {
+        Self { ctx }
     }
 
     /// Creates an unverified account and queues its verification email, atomically.
@@ -76,49 +40,35 @@ impl AccountService {
     /// `DatabaseUnavailable`, `Unexpected`.
     #[tracing::instrument(skip_all, fields(user_id))]
     pub async fn signup(&self, command: SignupCommand, client: &ClientInfo) -> Result<User, ServiceError> {
-        self.limiter.signup(&command.email, client).await?;
+        self.ctx.limiter.signup(&command.email, client).await?;
         // The email was already weighed as guessable material when the request was decoded.
-        self.password_policy
+        self.ctx
+            .password_policy
             .check(&command.password, None)
             .map_err(ServiceError::for_field("password"))?;
         // Hash before opening the transaction: it takes the longest and needs no lock.
         // Always, even for a taken email: skipping it would make "taken" measurably faster.
-        let password_hash = self.hasher.hash(&command.password).await?;
-        let now = Utc::now();
-        let txn = transaction::begin_write(&self.db).await?;
+        let password_hash = self.ctx.hasher.hash(&command.password).await?;
+        let now = self.ctx.clock.now();
+        let txn = transaction::begin_write(&self.ctx.db).await?;
         let inserted = user_repository::insert(&txn, &command.email, &password_hash, now)
             .await
             .on_unique_violation(|| ServiceError::EmailTaken);
         let row = match inserted {
-            Err(ServiceError::EmailTaken) if self.enumeration_protection => {
+            Err(ServiceError::EmailTaken) if self.ctx.enumeration_protection => {
                 drop(txn);
-                return signup_protection::answer_taken_email(
-                    &self.db,
-                    &self.outbox,
-                    command.email,
-                    client,
-                    now,
-                )
-                .await;
+                return signup_protection::answer_taken_email(&self.ctx, command.email, client, now).await;
             }
             other => other?,
         };
         tracing::Span::current().record("user_id", tracing::field::display(row.id));
         // No token here: the sender mints it when the email actually goes out.
         outbox::enqueue(&txn, OutboxEmail::verification(row.id, &command.email), now).await?;
-        audit_log::record(
-            &txn,
-            AuditKind::Signup,
-            Some(row.id),
-            client,
-            audit_log::no_metadata(),
-            now,
-        )
-        .await?;
+        audit_log::record(&txn, AuditKind::Signup.about(row.id, client), now).await?;
         txn.commit().await?;
-        self.outbox.wake();
+        self.ctx.outbox.wake();
         metrics::counter!("identity_signups_total").increment(1);
-        to_user(row)
+        Ok(to_user(row))
     }
 
     /// Uses a verification token and marks its account verified, in one transaction.
@@ -129,8 +79,8 @@ impl AccountService {
     /// `AlreadyVerified`, `DatabaseUnavailable`, `Unexpected`.
     #[tracing::instrument(skip_all)]
     pub async fn verify_email(&self, token: OpaqueToken, client: &ClientInfo) -> Result<User, ServiceError> {
-        let now = Utc::now();
-        let txn = transaction::begin_write(&self.db).await?;
+        let now = self.ctx.clock.now();
+        let txn = transaction::begin_write(&self.ctx.db).await?;
         let user_id = match verification_tokens::consume(&txn, &token.hash(), now).await? {
             Consumption::Consumed { user_id } => user_id,
             Consumption::NotFound => return Err(ServiceError::VerificationTokenNotFound),
@@ -147,17 +97,9 @@ impl AccountService {
                 ServiceError::VerificationTokenNotFound
             });
         };
-        audit_log::record(
-            &txn,
-            AuditKind::EmailVerified,
-            Some(user_id),
-            client,
-            audit_log::no_metadata(),
-            now,
-        )
-        .await?;
+        audit_log::record(&txn, AuditKind::EmailVerified.about(user_id, client), now).await?;
         txn.commit().await?;
-        to_user(row)
+        Ok(to_user(row))
     }
 
     /// Queues a new verification email for an existing, active, unverified account.
@@ -171,10 +113,9 @@ impl AccountService {
         email: EmailAddress,
         client: &ClientInfo,
     ) -> Result<(), ServiceError> {
-        self.limiter.resend_verification(&email, client).await?;
+        self.ctx.limiter.resend_verification(&email, client).await?;
         email_request::queue_if_wanted(
-            &self.db,
-            &self.outbox,
+            &self.ctx,
             &email,
             AuditKind::VerificationEmailRequested,
             |row| !row.is_verified && row.is_active,
@@ -193,9 +134,14 @@ impl AccountService {
     /// other session (whoever else holds them is out), keeps the caller's, and emails
     /// the owner a notice.
     ///
+    /// The current password is a login attempt: a stolen access token must not become an
+    /// unthrottled password oracle. It passes the account's gate as Login does
+    /// (`password_attempts`), and a wrong one spends the account's failure budgets and is
+    /// audited.
+    ///
     /// # Errors
-    /// `InvalidCredentials` (wrong current password), `InvalidField` (new password
-    /// guessable from the email), `DatabaseUnavailable`, `Unexpected`.
+    /// `RateLimited`, `InvalidCredentials` (wrong current password), `InvalidField` (new
+    /// password guessable from the email), `Overloaded`, `DatabaseUnavailable`, `Unexpected`.
     #[tracing::instrument(skip_all, fields(user_id = %principal.user.id))]
     pub async fn change_password(
         &self,
@@ -204,22 +150,30 @@ impl AccountService {
         client: &ClientInfo,
     ) -> Result<(), ServiceError> {
         let user = &principal.user;
-        self.password_policy
+        self.ctx
+            .password_policy
             .check(&command.new_password, Some(&user.email))
             .map_err(ServiceError::for_field("new_password"))?;
-        let row = user_repository::find_by_id(&self.db, user.id)
+        let gate = self.ctx.limiter.password_check(&user.email).await;
+        let now = self.ctx.clock.now();
+        password_attempts::admit(&self.ctx, gate, Some(user.id), &user.email, client, now).await?;
+        let row = user_repository::find_by_id(&self.ctx.db, user.id)
             .await?
             .ok_or(ServiceError::UserNotFound)?;
         let check = self
+            .ctx
             .hasher
             .verify(&command.current_password, Some(&row.password_hash))
             .await?;
         if check == PasswordCheck::DoesNotMatch {
+            self.ctx.limiter.password_failed(&user.email, client).await;
+            let event = AuditKind::PasswordChangeFailed.about(user.id, client);
+            audit_log::record(&self.ctx.db, event, now).await?;
             return Err(ServiceError::InvalidCredentials);
         }
-        let password_hash = self.hasher.hash(&command.new_password).await?;
-        let now = Utc::now();
-        let txn = transaction::begin_write(&self.db).await?;
+        let password_hash = self.ctx.hasher.hash(&command.new_password).await?;
+        let now = self.ctx.clock.now();
+        let txn = transaction::begin_write(&self.ctx.db).await?;
         user_repository::set_password_hash(&txn, user.id, &password_hash, now).await?;
         let revoked = session_repository::revoke_all_for_user(
             &txn,
@@ -232,10 +186,7 @@ impl AccountService {
         let metadata = json!({ "revoked_sessions": revoked });
         audit_log::record(
             &txn,
-            AuditKind::PasswordChanged,
-            Some(user.id),
-            client,
-            metadata,
+            AuditKind::PasswordChanged.about(user.id, client).with(metadata),
             now,
         )
         .await?;
@@ -248,7 +199,7 @@ impl AccountService {
         );
         outbox::enqueue(&txn, notice, now).await?;
         txn.commit().await?;
-        self.outbox.wake();
+        self.ctx.outbox.wake();
         Ok(())
     }
 }

@@ -25,6 +25,8 @@ pub enum AuditKind {
     SessionRevoked,
     SessionsRevoked,
     PasswordChanged,
+    /// ChangePassword with a wrong current password.
+    PasswordChangeFailed,
     PasswordResetRequested,
     PasswordReset,
     AdminUserUpdated,
@@ -51,6 +53,7 @@ impl AuditKind {
             Self::SessionRevoked => "session_revoked",
             Self::SessionsRevoked => "sessions_revoked",
             Self::PasswordChanged => "password_changed",
+            Self::PasswordChangeFailed => "password_change_failed",
             Self::PasswordResetRequested => "password_reset_requested",
             Self::PasswordReset => "password_reset",
             Self::AdminUserUpdated => "admin_user_updated",
@@ -64,29 +67,53 @@ impl AuditKind {
     }
 }
 
-/// Appends one event in `db`'s transaction.
+/// One event to append: what happened, to which account, at whose request, and its
+/// details (never a secret).
+#[derive(Debug)]
+pub struct AuditRecord<'a> {
+    kind: AuditKind,
+    user_id: Option<Uuid>,
+    client: &'a ClientInfo,
+    metadata: serde_json::Value,
+}
+
+impl AuditKind {
+    /// An event of this kind about `user_id` (`None` for an unknown email or an account
+    /// that is gone), asked for by `client`, with no details.
+    pub fn about(self, user_id: impl Into<Option<Uuid>>, client: &ClientInfo) -> AuditRecord<'_> {
+        AuditRecord {
+            kind: self,
+            user_id: user_id.into(),
+            client,
+            metadata: json!({}),
+        }
+    }
+}
+
+impl AuditRecord<'_> {
+    /// The same event with `metadata` as its details.
+    #[must_use]
+    pub fn with(mut self, metadata: serde_json::Value) -> Self {
+        self.metadata = metadata;
+        self
+    }
+}
+
+/// Appends `event` in `db`'s transaction.
 ///
 /// # Errors
 /// The insert failed.
 pub async fn record(
     db: &impl ConnectionTrait,
-    kind: AuditKind,
-    user_id: Option<Uuid>,
-    client: &ClientInfo,
-    metadata: serde_json::Value,
+    event: AuditRecord<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let event = NewAuditEvent {
-        user_id,
-        kind: kind.as_str(),
-        ip_address: client.ip_address.as_deref(),
-        user_agent: client.user_agent.as_deref(),
-        metadata,
+    let row = NewAuditEvent {
+        user_id: event.user_id,
+        kind: event.kind.as_str(),
+        ip_address: event.client.ip_address.as_deref(),
+        user_agent: event.client.user_agent.as_deref(),
+        metadata: event.metadata,
     };
-    audit_event_repository::insert(db, event, now).await
-}
-
-/// Metadata for events that carry none.
-pub fn no_metadata() -> serde_json::Value {
-    json!({})
+    audit_event_repository::insert(db, row, now).await
 }

@@ -1,14 +1,12 @@
 //! The shared path of RPCs that answer the same whether or not an email is registered
 //! (ResendVerificationEmail, RequestPasswordReset).
 
-use chrono::Utc;
-use sea_orm::DatabaseConnection;
 use serde_json::json;
 
-use super::ServiceError;
 use super::audit_log::{self, AuditKind};
+use super::{ServiceContext, ServiceError};
 use crate::domain::{ClientInfo, EmailAddress};
-use crate::email::outbox::{self, OutboxEmail, OutboxWaker};
+use crate::email::outbox::{self, OutboxEmail};
 use crate::entities::user;
 use crate::repositories::{transaction, user_repository};
 
@@ -22,15 +20,14 @@ use crate::repositories::{transaction, user_repository};
 /// # Errors
 /// `DatabaseUnavailable`, `Unexpected`.
 pub async fn queue_if_wanted<'e>(
-    db: &DatabaseConnection,
-    waker: &OutboxWaker,
+    ctx: &ServiceContext,
     email: &'e EmailAddress,
     kind: AuditKind,
     wanted: impl FnOnce(&user::Model) -> bool,
     build: impl FnOnce(uuid::Uuid, &'e EmailAddress) -> OutboxEmail<'e>,
     client: &ClientInfo,
 ) -> Result<(), ServiceError> {
-    let now = Utc::now();
+    let (db, now) = (&ctx.db, ctx.clock.now());
     let user = user_repository::find_by_email(db, email).await?;
     let target = user.as_ref().filter(|row| wanted(row)).map(|row| row.id);
     let txn = transaction::begin_write(db).await?;
@@ -38,10 +35,15 @@ pub async fn queue_if_wanted<'e>(
         outbox::enqueue(&txn, build(user_id, email), now).await?;
     }
     let metadata = json!({ "email": email.as_str(), "email_queued": target.is_some() });
-    audit_log::record(&txn, kind, user.map(|row| row.id), client, metadata, now).await?;
+    audit_log::record(
+        &txn,
+        kind.about(user.map(|row| row.id), client).with(metadata),
+        now,
+    )
+    .await?;
     txn.commit().await?;
     if target.is_some() {
-        waker.wake();
+        ctx.outbox.wake();
     }
     Ok(())
 }

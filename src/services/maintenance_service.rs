@@ -1,6 +1,7 @@
 //! Deleting what is dead: spent or expired single-use tokens, expired refresh tokens,
-//! sessions that ended longer ago than their retention, old sent emails and old audit
-//! events. `identity purge-expired` and `serve`'s purge scheduler both run this.
+//! sessions that ended longer ago than their retention, old sent emails, old audit
+//! events, and accounts nobody verified: someone who signs up with an address that is not
+//! theirs must not hold it for ever. `identity purge-expired` and `serve`'s purge scheduler both run this.
 //!
 //! Each DELETE removes at most `IDENTITY_PURGE_BATCH_SIZE` rows and commits on its own,
 //! so a large backlog never holds a lock for long and live traffic interleaves with it.
@@ -11,10 +12,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{DatabaseConnection, DbErr};
 
 use super::ServiceError;
+use crate::clock::Clock;
 use crate::configuration::PurgeSettings;
 use crate::repositories::{
     audit_event_repository, email_outbox_repository, email_verification_token_repository,
-    password_reset_token_repository, refresh_token_repository, session_repository,
+    password_reset_token_repository, refresh_token_repository, session_repository, user_repository,
 };
 
 /// How many rows one purge deleted, per table.
@@ -32,11 +34,13 @@ pub struct PurgeReport {
     pub sent_emails: u64,
     /// `audit_events` older than the audit retention.
     pub audit_events: u64,
+    /// `users` never verified, no staff, older than the unverified-account TTL.
+    pub unverified_accounts: u64,
 }
 
 impl PurgeReport {
     /// Each count with its table's name, in the order the purge runs.
-    pub fn by_table(&self) -> [(&'static str, u64); 6] {
+    pub fn by_table(&self) -> [(&'static str, u64); 7] {
         [
             ("email_verification_tokens", self.verification_tokens),
             ("password_reset_tokens", self.reset_tokens),
@@ -44,6 +48,7 @@ impl PurgeReport {
             ("sessions", self.sessions),
             ("email_outbox", self.sent_emails),
             ("audit_events", self.audit_events),
+            ("users", self.unverified_accounts),
         ]
     }
 
@@ -58,11 +63,12 @@ impl PurgeReport {
 pub struct MaintenanceService {
     db: DatabaseConnection,
     settings: PurgeSettings,
+    clock: Clock,
 }
 
 impl MaintenanceService {
-    pub fn new(db: DatabaseConnection, settings: PurgeSettings) -> Self {
-        Self { db, settings }
+    pub fn new(db: DatabaseConnection, settings: PurgeSettings, clock: Clock) -> Self {
+        Self { db, settings, clock }
     }
 
     /// Purges everything dead as of now.
@@ -70,7 +76,7 @@ impl MaintenanceService {
     /// # Errors
     /// `DatabaseUnavailable`, `Unexpected`; rows deleted before the failure stay deleted.
     pub async fn purge_expired(&self) -> Result<PurgeReport, ServiceError> {
-        self.purge_expired_at(Utc::now()).await
+        self.purge_expired_at(self.clock.now()).await
     }
 
     /// Purges everything dead as of `now`. Never deletes a live row: an unused, unexpired
@@ -85,6 +91,12 @@ impl MaintenanceService {
         let sessions_ended_before = before(now, self.settings.session_retention);
         let emails_sent_before = before(now, self.settings.outbox_retention);
         let events_created_before = before(now, self.settings.audit_retention);
+        // Zero keeps unverified accounts: nothing joined before the earliest time.
+        let joined_before = if self.settings.unverified_account_ttl.is_zero() {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            before(now, self.settings.unverified_account_ttl)
+        };
         // Refresh tokens before sessions, so the count shows the tokens that expired on
         // their own; those of a purged session go by cascade.
         Ok(PurgeReport {
@@ -106,6 +118,11 @@ impl MaintenanceService {
             .await?,
             audit_events: in_batches(limit, || {
                 audit_event_repository::purge_older_than(db, events_created_before, limit)
+            })
+            .await?,
+            // Last: what goes with these accounts by cascade was counted above if dead.
+            unverified_accounts: in_batches(limit, || {
+                user_repository::purge_unverified(db, joined_before, limit)
             })
             .await?,
         })
@@ -162,8 +179,9 @@ mod tests {
             sessions: 4,
             sent_emails: 5,
             audit_events: 6,
+            unverified_accounts: 7,
         };
-        assert_eq!(report.total(), 21);
+        assert_eq!(report.total(), 28);
         assert_eq!(report.by_table()[4], ("email_outbox", 5));
     }
 }

@@ -1,20 +1,15 @@
 //! Forgotten passwords: RequestPasswordReset queues a reset email, ResetPassword uses
 //! its single-use token to set a new password and end every session.
 
-use chrono::Utc;
-use sea_orm::DatabaseConnection;
 use serde_json::json;
 
 use super::audit_log::{self, AuditKind};
 use super::user_row::to_user;
-use super::{ServiceError, email_request};
-use crate::auth::PasswordHasher;
-use crate::domain::password::PasswordPolicy;
+use super::{ServiceContext, ServiceError, email_request};
 use crate::domain::{ClientInfo, EmailAddress, NewPassword, OpaqueToken};
-use crate::email::outbox::{self, OutboxEmail, OutboxWaker};
-use crate::rate_limit::RateLimiter;
+use crate::email::outbox::{self, OutboxEmail};
 use crate::repositories::password_reset_token_repository as reset_tokens;
-use crate::repositories::single_use_token_repository::Consumption;
+use crate::repositories::single_use_token_repository::{Consumption, TokenState};
 use crate::repositories::{session_repository, transaction, user_repository};
 
 /// A validated ResetPassword request.
@@ -27,36 +22,12 @@ pub struct ResetPasswordCommand {
 /// Password reset by emailed link.
 #[derive(Clone)]
 pub struct PasswordResetService {
-    db: DatabaseConnection,
-    hasher: PasswordHasher,
-    outbox: OutboxWaker,
-    limiter: RateLimiter,
-    password_policy: PasswordPolicy,
+    ctx: ServiceContext,
 }
 
 impl PasswordResetService {
-    pub fn new(db: DatabaseConnection, hasher: PasswordHasher, outbox: OutboxWaker) -> Self {
-        Self {
-            db,
-            hasher,
-            outbox,
-            limiter: RateLimiter::disabled(),
-            password_policy: PasswordPolicy::default(),
-        }
-    }
-
-    /// The same service, holding new passwords to `policy` (`IDENTITY_PASSWORD_MIN_CHARS`).
-    #[must_use]
-    pub fn with_password_policy(mut self, policy: PasswordPolicy) -> Self {
-        self.password_policy = policy;
-        self
-    }
-
-    /// The same service, checking `limiter` on RequestPasswordReset.
-    #[must_use]
-    pub fn with_rate_limiter(mut self, limiter: RateLimiter) -> Self {
-        self.limiter = limiter;
-        self
+    pub fn new(ctx: ServiceContext) -> Self {
+        Self { ctx }
     }
 
     /// Queues a reset email for an active account; answers the same for every email.
@@ -72,10 +43,9 @@ impl PasswordResetService {
         email: EmailAddress,
         client: &ClientInfo,
     ) -> Result<(), ServiceError> {
-        self.limiter.password_reset(&email, client).await?;
+        self.ctx.limiter.password_reset(&email, client).await?;
         email_request::queue_if_wanted(
-            &self.db,
-            &self.outbox,
+            &self.ctx,
             &email,
             AuditKind::PasswordResetRequested,
             |row| row.is_active,
@@ -87,42 +57,58 @@ impl PasswordResetService {
 
     /// Sets a new password with a reset token: single-use, unexpired. Every session of
     /// the user is revoked (whoever had the old password is out), the email counts as
-    /// verified (the link proved ownership), and the owner gets a notice; all in one
-    /// transaction.
+    /// verified (the link proved ownership), the owner gets a notice, all in one
+    /// transaction; then the account's failed-login budgets are cleared, so a guesser's
+    /// failures cannot keep the owner out of the new password.
+    ///
+    /// Nothing is hashed before the caller's address has passed its limit and the token
+    /// has been found usable: a spent token must not buy anyone an Argon2 hash.
     ///
     /// # Errors
-    /// `ResetTokenNotFound`, `ResetTokenUsed`, `ResetTokenExpired`, `AccountDisabled`,
-    /// `InvalidField` (password guessable from the email), `DatabaseUnavailable`, `Unexpected`.
+    /// `RateLimited`, `ResetTokenNotFound`, `ResetTokenUsed`, `ResetTokenExpired`,
+    /// `AccountDisabled`, `InvalidField` (password guessable from the email), `Overloaded`,
+    /// `DatabaseUnavailable`, `Unexpected`.
     #[tracing::instrument(skip_all, fields(user_id))]
     pub async fn reset_password(
         &self,
         command: ResetPasswordCommand,
         client: &ClientInfo,
     ) -> Result<(), ServiceError> {
+        self.ctx.limiter.reset_password(client).await?;
         let hash = command.token.hash();
         // Read first to judge the password against the account's email and hash it
         // outside the transaction; the conditional consume below still decides races.
-        let user_id = reset_tokens::find_user_id(&self.db, &hash)
-            .await?
-            .ok_or(ServiceError::ResetTokenNotFound)?;
+        let user_id = match reset_tokens::inspect(&self.ctx.db, &hash, self.ctx.clock.now()).await? {
+            TokenState::Usable { user_id } => user_id,
+            TokenState::NotFound => return Err(ServiceError::ResetTokenNotFound),
+            TokenState::AlreadyUsed => return Err(ServiceError::ResetTokenUsed),
+            TokenState::Expired => return Err(ServiceError::ResetTokenExpired),
+        };
         tracing::Span::current().record("user_id", tracing::field::display(user_id));
-        let user = user_repository::find_by_id(&self.db, user_id)
+        let email = user_repository::find_by_id(&self.ctx.db, user_id)
             .await?
+            .map(|row| to_user(row).email)
             .ok_or(ServiceError::ResetTokenNotFound)?;
-        let user = to_user(user)?;
-        self.password_policy
-            .check(&command.new_password, Some(&user.email))
+        self.ctx
+            .password_policy
+            .check(&command.new_password, Some(&email))
             .map_err(ServiceError::for_field("new_password"))?;
-        let password_hash = self.hasher.hash(&command.new_password).await?;
+        let password_hash = self.ctx.hasher.hash(&command.new_password).await?;
 
-        let now = Utc::now();
-        let txn = transaction::begin_write(&self.db).await?;
+        let now = self.ctx.clock.now();
+        let txn = transaction::begin_write(&self.ctx.db).await?;
         match reset_tokens::consume(&txn, &hash, now).await? {
             Consumption::Consumed { .. } => {}
             Consumption::NotFound => return Err(ServiceError::ResetTokenNotFound),
             Consumption::AlreadyUsed => return Err(ServiceError::ResetTokenUsed),
             Consumption::Expired => return Err(ServiceError::ResetTokenExpired),
         }
+        // Read again under the row lock: an operator may have disabled the account while
+        // the password was hashed.
+        let user = user_repository::find_by_id_for_update(&txn, user_id)
+            .await?
+            .map(to_user)
+            .ok_or(ServiceError::ResetTokenNotFound)?;
         if !user.is_active {
             return Err(ServiceError::AccountDisabled);
         }
@@ -133,10 +119,7 @@ impl PasswordResetService {
         let metadata = json!({ "revoked_sessions": revoked });
         audit_log::record(
             &txn,
-            AuditKind::PasswordReset,
-            Some(user.id),
-            client,
-            metadata,
+            AuditKind::PasswordReset.about(user.id, client).with(metadata),
             now,
         )
         .await?;
@@ -148,7 +131,8 @@ impl PasswordResetService {
         )
         .await?;
         txn.commit().await?;
-        self.outbox.wake();
+        self.ctx.outbox.wake();
+        self.ctx.limiter.clear_account(&user.email).await;
         Ok(())
     }
 }

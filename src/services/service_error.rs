@@ -63,6 +63,10 @@ pub enum ServiceError {
     /// staff or superuser flag.
     #[error("operators cannot lock themselves out")]
     SelfLockout,
+    /// The change would leave no active superuser: nobody could administer the service
+    /// but from the database.
+    #[error("the last active superuser cannot be demoted, disabled or deleted")]
+    LastSuperuser,
     #[error("rate limited")]
     RateLimited { retry_after: Duration },
     /// Password hashing is saturated: the request was shed rather than queued.

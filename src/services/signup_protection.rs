@@ -6,12 +6,11 @@
 //! an id that names no account; nothing a caller can do with it reveals that.
 
 use chrono::{DateTime, Utc};
-use sea_orm::DatabaseConnection;
 
-use super::ServiceError;
 use super::audit_log::{self, AuditKind};
+use super::{ServiceContext, ServiceError};
 use crate::domain::{ClientInfo, EmailAddress, User};
-use crate::email::outbox::{self, OutboxEmail, OutboxWaker};
+use crate::email::outbox::{self, OutboxEmail};
 use crate::repositories::{transaction, user_repository};
 
 /// Queues the "someone tried to sign up with your address" email to the owner and
@@ -20,29 +19,21 @@ use crate::repositories::{transaction, user_repository};
 /// # Errors
 /// `DatabaseUnavailable`, `Unexpected`.
 pub async fn answer_taken_email(
-    db: &DatabaseConnection,
-    waker: &OutboxWaker,
+    ctx: &ServiceContext,
     email: EmailAddress,
     client: &ClientInfo,
     now: DateTime<Utc>,
 ) -> Result<User, ServiceError> {
+    let db = &ctx.db;
     let owner = user_repository::find_by_email(db, &email).await?;
     let txn = transaction::begin_write(db).await?;
     if let Some(owner) = &owner {
         outbox::enqueue(&txn, OutboxEmail::signup_attempt(owner.id, &email), now).await?;
     }
     let owner_id = owner.map(|row| row.id);
-    audit_log::record(
-        &txn,
-        AuditKind::SignupEmailTaken,
-        owner_id,
-        client,
-        audit_log::no_metadata(),
-        now,
-    )
-    .await?;
+    audit_log::record(&txn, AuditKind::SignupEmailTaken.about(owner_id, client), now).await?;
     txn.commit().await?;
-    waker.wake();
+    ctx.outbox.wake();
     Ok(User {
         id: uuid::Uuid::new_v4(),
         email,

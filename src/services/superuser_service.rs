@@ -2,14 +2,11 @@
 //! (`identity create-superuser`). No RPC reaches these: making the first superuser takes
 //! someone who can run the binary against the database, not a bearer token.
 
-use chrono::Utc;
-use sea_orm::DatabaseConnection;
 use serde_json::json;
 
-use super::ServiceError;
 use super::audit_log::{self, AuditKind};
 use super::user_row::to_user;
-use crate::auth::PasswordHasher;
+use super::{ServiceContext, ServiceError};
 use crate::domain::{ClientInfo, EmailAddress, NewPassword, User};
 use crate::repositories::db_error::UniqueViolationExt;
 use crate::repositories::user_repository::FlagUpdate;
@@ -37,13 +34,12 @@ fn superuser_flags() -> FlagUpdate {
 /// Creates and promotes superusers.
 #[derive(Clone)]
 pub struct SuperuserService {
-    db: DatabaseConnection,
-    hasher: PasswordHasher,
+    ctx: ServiceContext,
 }
 
 impl SuperuserService {
-    pub fn new(db: DatabaseConnection, hasher: PasswordHasher) -> Self {
-        Self { db, hasher }
+    pub fn new(ctx: ServiceContext) -> Self {
+        Self { ctx }
     }
 
     /// Creates a verified, active staff superuser with `password`, which the caller has
@@ -59,9 +55,9 @@ impl SuperuserService {
         password: &NewPassword,
     ) -> Result<User, ServiceError> {
         // Hash before opening the transaction: it takes the longest and needs no lock.
-        let password_hash = self.hasher.hash(password).await?;
-        let now = Utc::now();
-        let txn = transaction::begin_write(&self.db).await?;
+        let password_hash = self.ctx.hasher.hash(password).await?;
+        let now = self.ctx.clock.now();
+        let txn = transaction::begin_write(&self.ctx.db).await?;
         let row = user_repository::insert(&txn, email, &password_hash, now)
             .await
             .on_unique_violation(|| ServiceError::EmailTaken)?;
@@ -71,10 +67,7 @@ impl SuperuserService {
         let client = operator_cli();
         audit_log::record(
             &txn,
-            AuditKind::SuperuserCreated,
-            Some(row.id),
-            &client,
-            metadata,
+            AuditKind::SuperuserCreated.about(row.id, &client).with(metadata),
             now,
         )
         .await?;
@@ -82,7 +75,7 @@ impl SuperuserService {
             .await?
             .ok_or(ServiceError::UserNotFound)?;
         txn.commit().await?;
-        to_user(row)
+        Ok(to_user(row))
     }
 
     /// Makes the existing account with `email` a verified, active staff superuser; its
@@ -92,8 +85,8 @@ impl SuperuserService {
     /// `UserNotFound`, `DatabaseUnavailable`, `Unexpected`.
     #[tracing::instrument(skip_all, fields(user_id))]
     pub async fn promote_to_superuser(&self, email: &EmailAddress) -> Result<User, ServiceError> {
-        let now = Utc::now();
-        let txn = transaction::begin_write(&self.db).await?;
+        let now = self.ctx.clock.now();
+        let txn = transaction::begin_write(&self.ctx.db).await?;
         let before = user_repository::find_by_email(&txn, email)
             .await?
             .ok_or(ServiceError::UserNotFound)?;
@@ -110,10 +103,9 @@ impl SuperuserService {
         let client = operator_cli();
         audit_log::record(
             &txn,
-            AuditKind::SuperuserPromoted,
-            Some(before.id),
-            &client,
-            metadata,
+            AuditKind::SuperuserPromoted
+                .about(before.id, &client)
+                .with(metadata),
             now,
         )
         .await?;
@@ -121,6 +113,6 @@ impl SuperuserService {
             .await?
             .ok_or(ServiceError::UserNotFound)?;
         txn.commit().await?;
-        to_user(row)
+        Ok(to_user(row))
     }
 }

@@ -10,7 +10,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use tonic::Code;
 
 use crate::status_assertions::{assert_field_violation, assert_status};
-use crate::test_app::{STRONG_PASSWORD, bearer, kid_of, spawn_app, spawn_app_with, temporary_dir};
+use crate::test_app::{STRONG_PASSWORD, bearer, kid_of, spawn_app, temporary_dir};
 use crate::test_database::Backend;
 
 /// The token's claims, read without verifying (to re-sign them with a forged header).
@@ -175,12 +175,10 @@ async fn validate_access_token_refuses_a_token_for_another_audience_or_issuer(ba
 
 database_test!(an_expired_access_token_fails_with_token_expired);
 async fn an_expired_access_token_fails_with_token_expired(backend: Backend) {
-    let app = spawn_app_with(backend, |s| {
-        s.jwt.access_token_ttl = std::time::Duration::from_secs(1)
-    })
-    .await;
+    let app = spawn_app(backend).await;
     let tokens = app.logged_in_user("late@example.com", STRONG_PASSWORD).await;
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    app.clock
+        .advance(app.settings.jwt.access_token_ttl + std::time::Duration::from_secs(1));
 
     let status = app.validate(&tokens.access_token).await.unwrap_err();
     assert_status(&status, Code::Unauthenticated, "TOKEN_EXPIRED");

@@ -7,7 +7,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use tonic::{Code, Status};
 
 use crate::status_assertions::{assert_field_violation, assert_status};
-use crate::test_app::{STRONG_PASSWORD, TestApp, bearer, spawn_app};
+use crate::test_app::{STRONG_PASSWORD, TestApp, bearer, spawn_app, spawn_app_with};
 use crate::test_database::Backend;
 
 const NEW_PASSWORD: &str = "purple elephant juggling marmalade";
@@ -140,4 +140,41 @@ async fn change_password_keeps_the_current_session_and_revokes_every_other(backe
         .await
         .unwrap();
     assert_eq!(audits, 1);
+}
+
+database_test!(a_stolen_access_token_is_no_password_oracle_wrong_guesses_are_counted_and_audited);
+async fn a_stolen_access_token_is_no_password_oracle_wrong_guesses_are_counted_and_audited(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        crate::rate_limits::limits_on(s, |l| {
+            l.login_failures = identity::rate_limit::RateLimitSettings::default().login_failures;
+        })
+    })
+    .await;
+    let tokens = app.logged_in_user("stolen@example.com", STRONG_PASSWORD).await;
+
+    let mut answers = Vec::new();
+    for guess in 0..6 {
+        let status = change_password(
+            &app,
+            &tokens.access_token,
+            &format!("guess number {guess}"),
+            NEW_PASSWORD,
+        )
+        .await
+        .unwrap_err();
+        answers.push(status);
+    }
+
+    for status in &answers[..5] {
+        assert_status(status, Code::Unauthenticated, "INVALID_CREDENTIALS");
+    }
+    assert_status(&answers[5], Code::ResourceExhausted, "RATE_LIMITED");
+    let audited = audit_event::Entity::find()
+        .filter(audit_event::Column::Kind.eq("password_change_failed"))
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(audited, 5, "every wrong current password is audited");
+    let right = change_password(&app, &tokens.access_token, STRONG_PASSWORD, NEW_PASSWORD).await;
+    assert_status(&right.unwrap_err(), Code::ResourceExhausted, "RATE_LIMITED");
 }

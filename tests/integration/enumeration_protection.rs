@@ -112,3 +112,65 @@ async fn without_protection_a_taken_email_is_refused_and_nothing_is_queued(backe
     assert_status(&status, Code::AlreadyExists, "EMAIL_TAKEN");
     assert_eq!(email_outbox::Entity::find().count(&app.db).await.unwrap(), queued);
 }
+
+/// What a caller sees of one RPC: the code and the reason, nothing else.
+fn outcome<T>(result: Result<T, tonic::Status>) -> (Code, String) {
+    match result {
+        Ok(_) => (Code::Ok, String::new()),
+        Err(status) => (status.code(), crate::status_assertions::reason_of(&status)),
+    }
+}
+
+/// Signup with a password the caller chose, then Login with it six times: the account's
+/// failure budget (5) is spent on the way, so the sequence also shows whether a login
+/// counts as a failure.
+async fn signup_then_logins(app: &crate::test_app::TestApp, email: &str) -> Vec<(Code, String)> {
+    let password = "the attackers own passphrase";
+    let signup = SignupRequest {
+        email: email.into(),
+        password: password.into(),
+    };
+    let mut seen = vec![outcome(app.accounts.clone().signup(signup).await)];
+    for _ in 0..6 {
+        seen.push(outcome(crate::rate_limits::login(app, email, password).await));
+    }
+    seen
+}
+
+database_test!(with_protection_no_sequence_of_signup_and_logins_tells_a_taken_email_from_a_free_one);
+async fn with_protection_no_sequence_of_signup_and_logins_tells_a_taken_email_from_a_free_one(
+    backend: Backend,
+) {
+    let app = spawn_app_with(backend, |s| {
+        s.enumeration_protection = true;
+        crate::rate_limits::limits_on(s, |l| {
+            l.login_failures = identity::rate_limit::RateLimitSettings::default().login_failures;
+        });
+    })
+    .await;
+    app.verified_user("taken@example.com", STRONG_PASSWORD).await;
+
+    let taken = signup_then_logins(&app, "taken@example.com").await;
+    let free = signup_then_logins(&app, "free@example.com").await;
+
+    assert_eq!(taken, free, "the answers must not tell the two apart");
+    assert_eq!(free[1], (Code::Unauthenticated, "INVALID_CREDENTIALS".to_owned()));
+    assert_eq!(free[6], (Code::ResourceExhausted, "RATE_LIMITED".to_owned()));
+    let links = app.smtp.wait_for_emails("free@example.com", 2).await;
+    assert!(
+        links.iter().all(|email| email.subject() == links[0].subject()),
+        "the right password re-sends the verification link"
+    );
+}
+
+database_test!(without_protection_an_unverified_account_is_told_so_after_a_correct_password);
+async fn without_protection_an_unverified_account_is_told_so_after_a_correct_password(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.signup("new@example.com", STRONG_PASSWORD).await;
+
+    let status = crate::rate_limits::login(&app, "new@example.com", STRONG_PASSWORD)
+        .await
+        .unwrap_err();
+
+    assert_status(&status, Code::FailedPrecondition, "EMAIL_NOT_VERIFIED");
+}

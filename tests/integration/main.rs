@@ -17,6 +17,7 @@ mod test_app;
 mod test_database;
 
 mod access_tokens;
+mod account_lockout;
 mod admin;
 mod change_password;
 mod configuration_file;

@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tonic::Code;
 
 use crate::status_assertions::{assert_field_violation, assert_status};
-use crate::test_app::{STRONG_PASSWORD, TestApp, spawn_app, spawn_app_with};
+use crate::test_app::{STRONG_PASSWORD, TestApp, spawn_app};
 use crate::test_database::Backend;
 
 const NEW_PASSWORD: &str = "violet tangerine submarine orchestra";
@@ -139,11 +139,12 @@ async fn a_newer_reset_link_supersedes_the_older_one(backend: Backend) {
 
 database_test!(an_expired_reset_link_fails_with_token_expired);
 async fn an_expired_reset_link_fails_with_token_expired(backend: Backend) {
-    let app = spawn_app_with(backend, |s| s.tokens.reset_token_ttl = Duration::from_secs(1)).await;
+    let app = spawn_app(backend).await;
     app.verified_user("slow@example.com", STRONG_PASSWORD).await;
     request_reset(&app, "slow@example.com").await;
     let token = reset_token(&app, "slow@example.com", 2).await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.clock
+        .advance(app.settings.tokens.reset_token_ttl + Duration::from_secs(1));
 
     let status = reset(&app, &token, NEW_PASSWORD).await.unwrap_err();
 
@@ -199,4 +200,38 @@ async fn reset_password_refuses_malformed_and_unknown_tokens(backend: Backend) {
         .all(&app.db)
         .await;
     assert!(events.unwrap().is_empty());
+}
+
+database_test!(a_spent_reset_link_is_refused_without_a_hash_while_hashing_is_saturated);
+async fn a_spent_reset_link_is_refused_without_a_hash_while_hashing_is_saturated(backend: Backend) {
+    let app = crate::test_app::spawn_app_with(backend, |s| crate::hashing_load::slow_pool(s, 0)).await;
+    app.verified_user("spent@example.com", STRONG_PASSWORD).await;
+    request_reset(&app, "spent@example.com").await;
+    let token = reset_token(&app, "spent@example.com", 2).await;
+    reset(&app, &token, NEW_PASSWORD).await.unwrap();
+    let busy = crate::hashing_load::occupy_the_pool(&app).await;
+
+    let spent = reset(&app, &token, "another new passphrase").await.unwrap_err();
+
+    assert_status(&spent, Code::FailedPrecondition, "TOKEN_USED");
+    busy.await.unwrap();
+}
+
+database_test!(reset_password_is_limited_per_address_before_anything_is_hashed);
+async fn reset_password_is_limited_per_address_before_anything_is_hashed(backend: Backend) {
+    let app = crate::test_app::spawn_app_with(backend, |s| {
+        crate::rate_limits::limits_on(s, |l| {
+            l.reset_password_ip = identity::rate_limit::RateQuota::new(3, 600)
+        });
+    })
+    .await;
+    let garbage = "A".repeat(43);
+
+    for _ in 0..3 {
+        let status = reset(&app, &garbage, NEW_PASSWORD).await.unwrap_err();
+        assert_status(&status, Code::NotFound, "TOKEN_NOT_FOUND");
+    }
+    let refused = reset(&app, &garbage, NEW_PASSWORD).await.unwrap_err();
+
+    crate::rate_limits::assert_rate_limited(&refused, std::time::Duration::from_secs(200));
 }

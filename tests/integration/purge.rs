@@ -30,6 +30,7 @@ fn purge_settings() -> PurgeSettings {
         session_retention: Duration::from_secs(DAY_SECS),
         audit_retention: Duration::from_secs(10 * DAY_SECS),
         outbox_retention: Duration::from_secs(2 * DAY_SECS),
+        unverified_account_ttl: Duration::from_secs(3 * DAY_SECS),
         batch_size: 2,
     }
 }
@@ -49,6 +50,10 @@ fn purge_env() -> Vec<(&'static str, String)> {
         (
             "IDENTITY_OUTBOX_RETENTION_SECS",
             settings.outbox_retention.as_secs().to_string(),
+        ),
+        (
+            "IDENTITY_UNVERIFIED_ACCOUNT_TTL_SECS",
+            settings.unverified_account_ttl.as_secs().to_string(),
         ),
         ("IDENTITY_PURGE_BATCH_SIZE", settings.batch_size.to_string()),
     ]
@@ -78,6 +83,7 @@ async fn remaining(db: &DatabaseConnection) -> Tables {
         ("sessions", ids!(session)),
         ("email_outbox", ids!(email_outbox)),
         ("audit_events", ids!(audit_event)),
+        ("users", ids!(user)),
     ])
 }
 
@@ -110,6 +116,31 @@ async fn seed(db: &DatabaseConnection, label: &str, kept: &mut Tables) -> PurgeR
     let mut keep = |table: &'static str, id: Uuid| {
         kept.entry(table).or_default().insert(id);
     };
+    keep("users", user_id);
+
+    // Accounts, with three days to verify: only old, unverified, unprivileged ones go.
+    let unverified = |name: &str| format!("{label}-{name}@example.com");
+    for name in ["abandoned-1", "abandoned-2", "abandoned-3"] {
+        insert_account(db, &unverified(name), now - hours(24 * 4), Privileges::None).await;
+    }
+    keep(
+        "users",
+        insert_account(db, &unverified("recent"), now - hours(24 * 2), Privileges::None).await,
+    );
+    keep(
+        "users",
+        insert_account(db, &unverified("staff"), now - hours(24 * 30), Privileges::Staff).await,
+    );
+    keep(
+        "users",
+        insert_account(
+            db,
+            &unverified("root"),
+            now - hours(24 * 30),
+            Privileges::Superuser,
+        )
+        .await,
+    );
     macro_rules! single_use_tokens {
         ($entity:ident, $table:literal) => {{
             // Dead: expired unused, used unexpired. Live: unused, unexpired.
@@ -182,6 +213,7 @@ async fn seed(db: &DatabaseConnection, label: &str, kept: &mut Tables) -> PurgeR
         sessions: 3,
         sent_emails: 3,
         audit_events: 5,
+        unverified_accounts: 3,
     }
 }
 
@@ -189,7 +221,7 @@ database_test!(purge_expired_deletes_exactly_the_dead_rows);
 async fn purge_expired_deletes_exactly_the_dead_rows(backend: Backend) {
     let database = TestDatabase::create(backend).await;
     let db = connect(&database.url).await;
-    let service = MaintenanceService::new(db.clone(), purge_settings());
+    let service = MaintenanceService::new(db.clone(), purge_settings(), identity::clock::Clock::system());
     let mut kept = Tables::new();
 
     // Through the library.
@@ -264,16 +296,44 @@ async fn serve_purges_on_its_interval(backend: Backend) {
     assert!(recent_row.is_some(), "a live event was purged");
 }
 
+/// What an unverified account seeded for the purge may hold.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Privileges {
+    None,
+    Staff,
+    Superuser,
+}
+
 async fn insert_user(db: &DatabaseConnection, email: &str, now: DateTime<Utc>) -> Uuid {
+    insert_any_user(db, email, now, true, Privileges::None).await
+}
+
+/// An unverified account that joined at `joined`.
+async fn insert_account(
+    db: &DatabaseConnection,
+    email: &str,
+    joined: DateTime<Utc>,
+    privileges: Privileges,
+) -> Uuid {
+    insert_any_user(db, email, joined, false, privileges).await
+}
+
+async fn insert_any_user(
+    db: &DatabaseConnection,
+    email: &str,
+    now: DateTime<Utc>,
+    is_verified: bool,
+    privileges: Privileges,
+) -> Uuid {
     let id = Uuid::new_v4();
     user::ActiveModel {
         id: Set(id),
         email: Set(email.to_owned()),
         password_hash: Set("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned()),
-        is_verified: Set(true),
+        is_verified: Set(is_verified),
         is_active: Set(true),
-        is_staff: Set(false),
-        is_superuser: Set(false),
+        is_staff: Set(privileges == Privileges::Staff),
+        is_superuser: Set(privileges == Privileges::Superuser),
         date_joined: Set(now),
         last_login: Set(None),
         updated_at: Set(now),
@@ -324,6 +384,7 @@ async fn insert_refresh_token(
         issued_at: Set(expires_at.min(Utc::now()) - hours(24)),
         expires_at: Set(expires_at),
         consumed_at: Set(consumed_at),
+        parent_id: Set(None),
     }
     .insert(db)
     .await

@@ -10,7 +10,7 @@ use identity::proto::{
 use tonic::{Code, Status};
 
 use crate::status_assertions::{assert_field_violation, assert_status};
-use crate::test_app::{STRONG_PASSWORD, TestApp, bearer, spawn_app};
+use crate::test_app::{STRONG_PASSWORD, TestApp, bearer, spawn_app, spawn_app_with};
 use crate::test_database::Backend;
 
 async fn logout(app: &TestApp, refresh_token: &str) -> Result<(), Status> {
@@ -241,4 +241,29 @@ async fn revoke_session_answers_session_not_found_for_anything_but_the_callers_o
         .expect("the other user's session still works");
     let missing = revoke_session(&app, &caller.access_token, "").await.unwrap_err();
     assert_field_violation(&missing, "session_id", "FIELD_REQUIRED");
+}
+
+database_test!(a_login_past_the_session_cap_ends_the_accounts_oldest_session);
+async fn a_login_past_the_session_cap_ends_the_accounts_oldest_session(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.tokens.max_sessions_per_user = 3).await;
+    let oldest = app.logged_in_user("many@example.com", STRONG_PASSWORD).await;
+    let mut newer = Vec::new();
+    for _ in 0..3 {
+        newer.push(
+            app.login("many@example.com", STRONG_PASSWORD)
+                .await
+                .tokens
+                .unwrap(),
+        );
+    }
+
+    assert_revoked(&app, &oldest.access_token).await;
+    let newest = newer.last().unwrap();
+    let live = list_sessions(&app, &newest.access_token).await;
+    assert_eq!(live.len(), 3, "{live:?}");
+    for tokens in &newer {
+        app.validate(&tokens.access_token)
+            .await
+            .expect("a newer session lives");
+    }
 }

@@ -174,3 +174,71 @@ async fn twenty_concurrent_signups_of_one_email_create_exactly_one_account(backe
         "one email queued"
     );
 }
+
+fn signup_request(email: &str) -> SignupRequest {
+    SignupRequest {
+        email: email.into(),
+        password: STRONG_PASSWORD.into(),
+    }
+}
+
+database_test!(an_address_with_a_hidden_character_is_refused_not_a_second_account);
+async fn an_address_with_a_hidden_character_is_refused_not_a_second_account(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.signup("victim@example.com", STRONG_PASSWORD).await;
+    let cases = [
+        ("zero-width space", "vic\u{200b}tim@example.com"),
+        ("bidi override", "vic\u{202e}tim@example.com"),
+        ("soft hyphen", "vic\u{ad}tim@example.com"),
+        ("byte order mark", "\u{feff}victim@example.com"),
+        ("C1 control", "vic\u{85}tim@example.com"),
+    ];
+
+    for (why, email) in cases {
+        let status = app
+            .accounts
+            .clone()
+            .signup(signup_request(email))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{why}");
+        assert_field_violation(&status, "email", "EMAIL_INVALID");
+    }
+    assert_eq!(user::Entity::find().count(&app.db).await.unwrap(), 1);
+}
+
+database_test!(one_mailbox_spelled_two_ways_is_one_account);
+async fn one_mailbox_spelled_two_ways_is_one_account(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let pairs = [
+        (
+            "caf\u{e9}@example.com",
+            "cafe\u{301}@example.com",
+            "caf\u{e9}@example.com",
+        ),
+        (
+            "u@b\u{fc}cher.example",
+            "u@xn--bcher-kva.example",
+            "u@xn--bcher-kva.example",
+        ),
+        (
+            "u@xn--mnchen-3ya.example",
+            "U@M\u{dc}NCHEN.example",
+            "u@xn--mnchen-3ya.example",
+        ),
+    ];
+
+    for (first, second, stored) in pairs {
+        let user = app.signup(first, STRONG_PASSWORD).await;
+        let again = app
+            .accounts
+            .clone()
+            .signup(signup_request(second))
+            .await
+            .unwrap_err();
+
+        assert_eq!(user.email, stored, "the stored form is shown");
+        assert_status(&again, Code::AlreadyExists, "EMAIL_TAKEN");
+    }
+    assert_eq!(user::Entity::find().count(&app.db).await.unwrap(), 3);
+}

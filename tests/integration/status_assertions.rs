@@ -7,6 +7,15 @@ use tonic_types::StatusExt;
 
 const DOMAIN: &str = "identity";
 
+/// The `ErrorInfo` reason of `status`, empty when it has none.
+pub fn reason_of(status: &Status) -> String {
+    let details = status.get_error_details();
+    details
+        .error_info()
+        .map(|info| info.reason.clone())
+        .unwrap_or_default()
+}
+
 /// Asserts `status` has `code` and an `ErrorInfo { reason, domain: "identity" }`.
 pub fn assert_status(status: &Status, code: Code, reason: &str) {
     assert_eq!(

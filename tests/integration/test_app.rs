@@ -4,6 +4,7 @@
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use identity::clock::AdjustableClock;
 use identity::configuration::{EmailSettings, PasswordHashingSettings, Settings};
 use identity::proto;
 use identity::proto::account_service_client::AccountServiceClient;
@@ -47,6 +48,8 @@ pub struct TestApp {
     pub tokens: TokenServiceClient<Channel>,
     pub admin: AdminServiceClient<Channel>,
     pub channel: Channel,
+    /// The server's clock: `clock.advance(…)` moves its time forward, shared with siblings.
+    pub clock: AdjustableClock,
     shutdown: CancellationToken,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     // Shared with siblings: whichever app is dropped first must not delete the SQLite file
@@ -112,7 +115,14 @@ pub async fn spawn_app_on_with(database: TestDatabase, configure: impl FnOnce(&m
     let smtp = SmtpCapture::start().await;
     let mut settings = test_settings(&database, &data_dir, &smtp);
     configure(&mut settings);
-    start(settings, smtp, Arc::new(database), Arc::new(data_dir)).await
+    start(
+        settings,
+        smtp,
+        AdjustableClock::new(),
+        Arc::new(database),
+        Arc::new(data_dir),
+    )
+    .await
 }
 
 /// A loopback port nothing listens on right now, for a server started as a process.
@@ -195,10 +205,11 @@ pub fn seconds_until(timestamp: Option<&prost_types::Timestamp>) -> i64 {
 async fn start(
     settings: Settings,
     smtp: SmtpCapture,
+    clock: AdjustableClock,
     database: Arc<TestDatabase>,
     data_dir: Arc<TempDir>,
 ) -> TestApp {
-    let app = Application::build(settings.clone())
+    let app = Application::build_with_clock(settings.clone(), clock.clock())
         .await
         .expect("build the application");
     let port = app.port();
@@ -223,6 +234,7 @@ async fn start(
         tokens: TokenServiceClient::new(channel.clone()),
         admin: AdminServiceClient::new(channel.clone()),
         channel,
+        clock,
         shutdown,
         server: Some(server),
         database,
@@ -333,6 +345,7 @@ impl TestApp {
         start(
             settings,
             smtp,
+            self.clock.clone(),
             Arc::clone(&self.database),
             Arc::clone(&self.data_dir),
         )

@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tonic::Code;
 
 use crate::status_assertions::{assert_field_violation, assert_status};
-use crate::test_app::{STRONG_PASSWORD, spawn_app, spawn_app_with};
+use crate::test_app::{STRONG_PASSWORD, spawn_app};
 use crate::test_database::Backend;
 
 database_test!(the_emailed_link_verifies_the_account);
@@ -130,13 +130,11 @@ async fn a_resend_supersedes_the_older_link(backend: Backend) {
 
 database_test!(an_expired_link_fails_with_token_expired);
 async fn an_expired_link_fails_with_token_expired(backend: Backend) {
-    let app = spawn_app_with(backend, |s| {
-        s.tokens.verification_token_ttl = std::time::Duration::from_secs(1)
-    })
-    .await;
+    let app = spawn_app(backend).await;
     app.signup("late@example.com", STRONG_PASSWORD).await;
     let token = app.verification_token("late@example.com", 1).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.clock
+        .advance(app.settings.tokens.verification_token_ttl + std::time::Duration::from_secs(1));
 
     let status = app
         .accounts

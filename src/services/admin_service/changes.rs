@@ -3,7 +3,6 @@
 //! row is locked while the rules look at it, so a concurrent change cannot slip
 //! between the check and the write.
 
-use chrono::Utc;
 use sea_orm::DatabaseTransaction;
 use serde_json::json;
 use uuid::Uuid;
@@ -23,7 +22,8 @@ impl AdminService {
     /// A request that changes nothing writes nothing and records no event.
     ///
     /// # Errors
-    /// `UserNotFound`, `NotSuperuser`, `SelfLockout`, `DatabaseUnavailable`, `Unexpected`.
+    /// `UserNotFound`, `NotSuperuser`, `SelfLockout`, `LastSuperuser`,
+    /// `DatabaseUnavailable`, `Unexpected`.
     #[tracing::instrument(skip_all, fields(operator_id = %operator.id(), target_id))]
     pub async fn update_user(
         &self,
@@ -34,10 +34,19 @@ impl AdminService {
         let id = command.id.ok_or(ServiceError::UserNotFound)?;
         tracing::Span::current().record("target_id", tracing::field::display(id));
         rules::check_flag_changes(operator, id, &command.flags)?;
-        let now = Utc::now();
-        let txn = transaction::begin_write(&self.db).await?;
+        let now = self.ctx.clock.now();
+        let txn = transaction::begin_write(&self.ctx.db).await?;
+        // The superusers before the target: every transaction locks in that order.
+        let superusers = if command.flags.may_end_a_superuser() {
+            Some(user_repository::lock_active_superusers(&txn).await?)
+        } else {
+            None
+        };
         let target = locked_target(&txn, id).await?;
         rules::check_may_manage(operator, &target)?;
+        if let Some(superusers) = &superusers {
+            rules::check_keeps_a_superuser(&target, superusers)?;
+        }
         let changes = command.flags.differences_from(&target);
         let revoked = if command.flags.is_active == Some(false) {
             session_repository::revoke_all_for_user(&txn, id, None, "disabled_by_admin", now).await?
@@ -55,7 +64,12 @@ impl AdminService {
             "changes": changes.describe(&target),
             "revoked_sessions": revoked,
         });
-        audit_log::record(&txn, AuditKind::AdminUserUpdated, Some(id), client, metadata, now).await?;
+        audit_log::record(
+            &txn,
+            AuditKind::AdminUserUpdated.about(id, client).with(metadata),
+            now,
+        )
+        .await?;
         txn.commit().await?;
         Ok(changes.apply_to(target))
     }
@@ -64,7 +78,8 @@ impl AdminService {
     /// keys cascade), its audit events stay with their user unset.
     ///
     /// # Errors
-    /// `UserNotFound`, `NotSuperuser`, `SelfLockout`, `DatabaseUnavailable`, `Unexpected`.
+    /// `UserNotFound`, `NotSuperuser`, `SelfLockout`, `LastSuperuser`, `DatabaseUnavailable`,
+    /// `Unexpected`.
     #[tracing::instrument(skip_all, fields(operator_id = %operator.id(), target_id))]
     pub async fn delete_user(
         &self,
@@ -75,10 +90,12 @@ impl AdminService {
         let id = id.ok_or(ServiceError::UserNotFound)?;
         tracing::Span::current().record("target_id", tracing::field::display(id));
         rules::check_deletion(operator, id)?;
-        let now = Utc::now();
-        let txn = transaction::begin_write(&self.db).await?;
+        let now = self.ctx.clock.now();
+        let txn = transaction::begin_write(&self.ctx.db).await?;
+        let superusers = user_repository::lock_active_superusers(&txn).await?;
         let target = locked_target(&txn, id).await?;
         rules::check_may_manage(operator, &target)?;
+        rules::check_keeps_a_superuser(&target, &superusers)?;
         user_repository::delete(&txn, id).await?;
         // The event cannot reference the deleted row, so the metadata says who it was.
         let metadata = json!({
@@ -86,16 +103,22 @@ impl AdminService {
             "deleted_user_id": id,
             "deleted_email": target.email.as_str(),
         });
-        audit_log::record(&txn, AuditKind::AdminUserDeleted, None, client, metadata, now).await?;
+        audit_log::record(
+            &txn,
+            AuditKind::AdminUserDeleted.about(None, client).with(metadata),
+            now,
+        )
+        .await?;
         txn.commit().await?;
         Ok(())
     }
 
     /// Revokes every live session of an account (a stolen device, a suspected breach);
-    /// returns how many.
+    /// returns how many. A staff or superuser account's sessions are a superuser's
+    /// business, as the account itself is.
     ///
     /// # Errors
-    /// `UserNotFound`, `DatabaseUnavailable`, `Unexpected`.
+    /// `UserNotFound`, `NotSuperuser`, `DatabaseUnavailable`, `Unexpected`.
     #[tracing::instrument(skip_all, fields(operator_id = %operator.id(), target_id))]
     pub async fn revoke_user_sessions(
         &self,
@@ -105,18 +128,16 @@ impl AdminService {
     ) -> Result<u64, ServiceError> {
         let id = user_id.ok_or(ServiceError::UserNotFound)?;
         tracing::Span::current().record("target_id", tracing::field::display(id));
-        let now = Utc::now();
-        let txn = transaction::begin_write(&self.db).await?;
-        locked_target(&txn, id).await?;
+        let now = self.ctx.clock.now();
+        let txn = transaction::begin_write(&self.ctx.db).await?;
+        let target = locked_target(&txn, id).await?;
+        rules::check_may_manage(operator, &target)?;
         let revoked =
             session_repository::revoke_all_for_user(&txn, id, None, "revoked_by_admin", now).await?;
         let metadata = json!({ "operator_id": operator.id(), "revoked_sessions": revoked });
         audit_log::record(
             &txn,
-            AuditKind::AdminSessionsRevoked,
-            Some(id),
-            client,
-            metadata,
+            AuditKind::AdminSessionsRevoked.about(id, client).with(metadata),
             now,
         )
         .await?;
@@ -128,5 +149,5 @@ impl AdminService {
 /// The target account, its row locked until `txn` ends.
 pub(super) async fn locked_target(txn: &DatabaseTransaction, id: Uuid) -> Result<User, ServiceError> {
     let row = user_repository::find_by_id_for_update(txn, id).await?;
-    to_user(row.ok_or(ServiceError::UserNotFound)?)
+    Ok(to_user(row.ok_or(ServiceError::UserNotFound)?))
 }

@@ -57,6 +57,12 @@ impl FlagChanges {
         [self.is_active, self.is_staff, self.is_superuser].contains(&Some(false))
     }
 
+    /// Whether the change could leave a superuser without that power: disabled, or no
+    /// longer a superuser.
+    pub fn may_end_a_superuser(&self) -> bool {
+        [self.is_active, self.is_superuser].contains(&Some(false))
+    }
+
     /// Only the flags whose value differs from `user`'s.
     pub fn differences_from(&self, user: &User) -> Self {
         let differs = |wanted: Option<bool>, current: bool| wanted.filter(|value| *value != current);

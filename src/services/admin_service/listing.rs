@@ -62,8 +62,13 @@ impl AdminService {
             newest_first: query.newest_first,
         };
         let page = &query.page;
-        let rows = user_repository::list(&self.db, &filter, page.after(), page.fetch_limit()).await?;
-        Page::from_rows(rows, page, |row| (row.date_joined, row.id), to_user)
+        let rows = user_repository::list(&self.ctx.db, &filter, page.after(), page.fetch_limit()).await?;
+        Page::from_rows(
+            rows,
+            page,
+            |row| (row.date_joined, row.id),
+            |row| Ok::<_, ServiceError>(to_user(row)),
+        )
     }
 
     /// One account, by id or email.
@@ -73,11 +78,11 @@ impl AdminService {
     #[tracing::instrument(skip_all, fields(operator_id = %operator.id()))]
     pub async fn get_user(&self, operator: &Operator, lookup: UserLookup) -> Result<User, ServiceError> {
         let row = match lookup {
-            UserLookup::Id(Some(id)) => user_repository::find_by_id(&self.db, id).await?,
+            UserLookup::Id(Some(id)) => user_repository::find_by_id(&self.ctx.db, id).await?,
             UserLookup::Id(None) => None,
-            UserLookup::Email(email) => user_repository::find_by_email(&self.db, &email).await?,
+            UserLookup::Email(email) => user_repository::find_by_email(&self.ctx.db, &email).await?,
         };
-        to_user(row.ok_or(ServiceError::UserNotFound)?)
+        Ok(to_user(row.ok_or(ServiceError::UserNotFound)?))
     }
 
     /// One page of the audit events matching every filter, newest first (by
@@ -101,7 +106,8 @@ impl AdminService {
             kind: query.kind.as_deref(),
         };
         let page = &query.page;
-        let rows = audit_event_repository::list(&self.db, &filter, page.after(), page.fetch_limit()).await?;
+        let rows =
+            audit_event_repository::list(&self.ctx.db, &filter, page.after(), page.fetch_limit()).await?;
         Page::from_rows(
             rows,
             page,

@@ -11,10 +11,7 @@ mod rules;
 mod user_creation;
 mod user_sessions;
 
-use sea_orm::DatabaseConnection;
-
-use crate::auth::PasswordHasher;
-use crate::domain::password::PasswordPolicy;
+use super::ServiceContext;
 
 pub use commands::{
     AuditEventQuery, EventSubject, FlagChanges, ListUsersQuery, UpdateUserCommand, UserLookup,
@@ -27,24 +24,11 @@ pub use user_creation::CreateUserCommand;
 /// Account administration for staff.
 #[derive(Clone)]
 pub struct AdminService {
-    db: DatabaseConnection,
-    hasher: PasswordHasher,
-    password_policy: PasswordPolicy,
+    ctx: ServiceContext,
 }
 
 impl AdminService {
-    pub fn new(db: DatabaseConnection, hasher: PasswordHasher) -> Self {
-        Self {
-            db,
-            hasher,
-            password_policy: PasswordPolicy::default(),
-        }
-    }
-
-    /// The same service, holding passwords of accounts it creates to `policy`.
-    #[must_use]
-    pub fn with_password_policy(mut self, policy: PasswordPolicy) -> Self {
-        self.password_policy = policy;
-        self
+    pub fn new(ctx: ServiceContext) -> Self {
+        Self { ctx }
     }
 }

@@ -86,6 +86,22 @@ pub fn check_may_manage(operator: &Operator, target: &User) -> Result<(), Servic
     Ok(())
 }
 
+/// Checks that an account stops being an active superuser (demoted, disabled or deleted)
+/// only while another one remains. `active_superusers` must have been read under their
+/// row locks in the same transaction, so two operators demoting each other at once
+/// cannot both see the other one remain.
+///
+/// # Errors
+/// `LastSuperuser`.
+pub fn check_keeps_a_superuser(target: &User, active_superusers: &[Uuid]) -> Result<(), ServiceError> {
+    let is_one = target.is_superuser && target.is_active;
+    let others = active_superusers.iter().filter(|id| **id != target.id).count();
+    if is_one && others == 0 {
+        return Err(ServiceError::LastSuperuser);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -163,6 +179,23 @@ mod tests {
             Err(ServiceError::SelfLockout)
         ));
         assert!(check_deletion(&me, Uuid::new_v4()).is_ok());
+    }
+
+    #[test]
+    fn the_last_active_superuser_stays_one() {
+        let last = user(true, true);
+        let other = user(true, true);
+        assert!(matches!(
+            check_keeps_a_superuser(&last, &[last.id]),
+            Err(ServiceError::LastSuperuser)
+        ));
+        assert!(check_keeps_a_superuser(&last, &[last.id, other.id]).is_ok());
+        let disabled = User {
+            is_active: false,
+            ..user(true, true)
+        };
+        assert!(check_keeps_a_superuser(&disabled, &[other.id]).is_ok());
+        assert!(check_keeps_a_superuser(&user(true, false), &[other.id]).is_ok());
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! "new user" form). The same ladder as UpdateUser: only a superuser hands out staff or
 //! superuser.
 
-use chrono::Utc;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -42,18 +41,19 @@ impl AdminService {
     ) -> Result<User, ServiceError> {
         // A new account is never the operator's own, so only the privilege rule can refuse.
         rules::check_flag_changes(operator, Uuid::nil(), &command.flags)?;
-        self.password_policy
+        self.ctx
+            .password_policy
             .check(&command.password, Some(&command.email))
             .map_err(ServiceError::for_field("password"))?;
         // Hash before opening the transaction: it takes the longest and needs no lock.
-        let password_hash = self.hasher.hash(&command.password).await?;
-        let now = Utc::now();
-        let txn = transaction::begin_write(&self.db).await?;
+        let password_hash = self.ctx.hasher.hash(&command.password).await?;
+        let now = self.ctx.clock.now();
+        let txn = transaction::begin_write(&self.ctx.db).await?;
         let row = user_repository::insert(&txn, &command.email, &password_hash, now)
             .await
             .on_unique_violation(|| ServiceError::EmailTaken)?;
         tracing::Span::current().record("target_id", tracing::field::display(row.id));
-        let user = to_user(row)?;
+        let user = to_user(row);
         let changes = command.flags.differences_from(&user);
         if !changes.is_empty() {
             user_repository::update_flags(&txn, user.id, changes.into(), now).await?;
@@ -65,10 +65,7 @@ impl AdminService {
         });
         audit_log::record(
             &txn,
-            AuditKind::AdminUserCreated,
-            Some(user.id),
-            client,
-            metadata,
+            AuditKind::AdminUserCreated.about(user.id, client).with(metadata),
             now,
         )
         .await?;

@@ -1,13 +1,12 @@
 //! Another account's sessions, one at a time: listing them and revoking one (a lost
 //! laptop), where RevokeUserSessions ends them all.
 
-use chrono::Utc;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::AdminService;
 use super::changes::locked_target;
-use super::rules::Operator;
+use super::rules::{self, Operator};
 use crate::domain::{ClientInfo, Session};
 use crate::entities::session;
 use crate::repositories::{session_repository, transaction, user_repository};
@@ -26,18 +25,23 @@ impl AdminService {
         operator: &Operator,
         user_id: Uuid,
     ) -> Result<Vec<Session>, ServiceError> {
-        if user_repository::find_by_id(&self.db, user_id).await?.is_none() {
+        if user_repository::find_by_id(&self.ctx.db, user_id)
+            .await?
+            .is_none()
+        {
             return Err(ServiceError::UserNotFound);
         }
-        let rows = session_repository::list_live_for_user(&self.db, user_id, Utc::now()).await?;
+        let rows =
+            session_repository::list_live_for_user(&self.ctx.db, user_id, self.ctx.clock.now()).await?;
         Ok(rows.into_iter().map(to_session).collect())
     }
 
     /// Revokes one session of an account. A session of another account, an unknown one
-    /// and an already revoked one are all `SessionNotFound`.
+    /// and an already revoked one are all `SessionNotFound`. As with every change, a staff
+    /// or superuser account is a superuser's to act on.
     ///
     /// # Errors
-    /// `UserNotFound`, `SessionNotFound`, `DatabaseUnavailable`, `Unexpected`.
+    /// `UserNotFound`, `NotSuperuser`, `SessionNotFound`, `DatabaseUnavailable`, `Unexpected`.
     #[tracing::instrument(skip_all, fields(operator_id = %operator.id(), target_id = %user_id))]
     pub async fn revoke_user_session(
         &self,
@@ -46,19 +50,19 @@ impl AdminService {
         session_id: Uuid,
         client: &ClientInfo,
     ) -> Result<(), ServiceError> {
-        let now = Utc::now();
-        let txn = transaction::begin_write(&self.db).await?;
-        locked_target(&txn, user_id).await?;
+        let now = self.ctx.clock.now();
+        let txn = transaction::begin_write(&self.ctx.db).await?;
+        let target = locked_target(&txn, user_id).await?;
+        rules::check_may_manage(operator, &target)?;
         if !session_repository::revoke(&txn, session_id, user_id, "revoked_by_admin", now).await? {
             return Err(ServiceError::SessionNotFound);
         }
         let metadata = json!({ "operator_id": operator.id(), "session_id": session_id });
         audit_log::record(
             &txn,
-            AuditKind::AdminSessionRevoked,
-            Some(user_id),
-            client,
-            metadata,
+            AuditKind::AdminSessionRevoked
+                .about(user_id, client)
+                .with(metadata),
             now,
         )
         .await?;

@@ -1,15 +1,18 @@
 //! Login: Argon2id verification at the same cost for every email, then a new session.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::TokenService;
 use crate::auth::PasswordCheck;
+use crate::clock::to_time_delta;
 use crate::domain::{ClientInfo, EmailAddress, PasswordAttempt, TokenPair, User};
+use crate::email::outbox::{self, OutboxEmail};
+use crate::entities::user;
 use crate::repositories::{session_repository, transaction, user_repository};
-use crate::services::ServiceError;
 use crate::services::audit_log::{self, AuditKind};
 use crate::services::user_row::to_user;
+use crate::services::{ServiceError, password_attempts};
 
 /// A validated Login request.
 #[derive(Debug)]
@@ -25,10 +28,13 @@ impl TokenService {
     /// An unknown email is verified against a dummy hash, so it costs the same and gets
     /// the same answer as a wrong password. Unverified and disabled accounts are told so
     /// only after a correct password: otherwise the answer would reveal that the account
-    /// exists to anyone guessing.
+    /// exists to anyone guessing. Under enumeration protection even that is too much (a
+    /// caller who has just signed up with a password knows it), so an unverified account
+    /// answers `InvalidCredentials` whatever the password.
     ///
-    /// Rate limits apply first (per IP, per email, and the account's failure budget, see
-    /// `rate_limit`); only a wrong password or an unknown email spends the failure budget.
+    /// Rate limits apply first: the client address's limit, then the account's gate
+    /// (`password_attempts`); a wrong password, an unknown email and, under enumeration
+    /// protection, an unverified account spend the account's failure budgets.
     ///
     /// # Errors
     /// `RateLimited`, `Overloaded`, `InvalidCredentials`, `EmailNotVerified`,
@@ -39,9 +45,13 @@ impl TokenService {
         command: LoginCommand,
         client: &ClientInfo,
     ) -> Result<(TokenPair, User), ServiceError> {
-        self.limiter.login(&command.email, client).await?;
-        let row = user_repository::find_by_email(&self.db, &command.email).await?;
+        let gate = self.ctx.limiter.login(&command.email, client).await?;
+        let row = user_repository::find_by_email(&self.ctx.db, &command.email).await?;
+        let account = row.as_ref().map(|row| row.id);
+        let now = self.ctx.clock.now();
+        password_attempts::admit(&self.ctx, gate, account, &command.email, client, now).await?;
         let check = self
+            .ctx
             .hasher
             .verify(&command.password, row.as_ref().map(|r| r.password_hash.as_str()))
             .await?;
@@ -49,10 +59,9 @@ impl TokenService {
             (Some(row), PasswordCheck::Matches { needs_rehash }) => (row, needs_rehash),
             (row, _) => {
                 let user_id = row.map(|r| r.id);
-                self.limiter.login_failed(&command.email).await;
-                self.record_failure(user_id, &command.email, "invalid_credentials", client)
-                    .await?;
-                return Err(ServiceError::InvalidCredentials);
+                return Err(self
+                    .refuse(user_id, &command.email, "invalid_credentials", client)
+                    .await);
             }
         };
         tracing::Span::current().record("user_id", tracing::field::display(row.id));
@@ -62,45 +71,118 @@ impl TokenService {
             return Err(ServiceError::AccountDisabled);
         }
         if !row.is_verified {
-            self.record_failure(Some(row.id), &command.email, "email_not_verified", client)
-                .await?;
-            return Err(ServiceError::EmailNotVerified);
+            return Err(self.refuse_unverified(&row, &command.email, client).await);
         }
         let rehashed = if needs_rehash {
-            Some(self.hasher.rehash(&command.password).await?)
+            Some(self.ctx.hasher.rehash(&command.password).await?)
         } else {
             None
         };
+        let (pair, logged_in_at) = self
+            .open_session(&row, rehashed.as_deref(), command.device_name.as_deref(), client)
+            .await?;
+        metrics::counter!("identity_logins_total", "outcome" => "success").increment(1);
+        let mut user = to_user(row);
+        user.last_login = Some(logged_in_at);
+        Ok((pair, user))
+    }
 
-        let now = Utc::now();
-        let expires_at = now + super::to_chrono(self.settings.refresh_token_ttl);
-        let txn = transaction::begin_write(&self.db).await?;
-        let session = session_repository::insert(
+    /// The session, its first token pair, the login recorded (at the time returned), in
+    /// one transaction; the account's oldest sessions beyond
+    /// `IDENTITY_MAX_SESSIONS_PER_USER` end with it.
+    async fn open_session(
+        &self,
+        row: &user::Model,
+        rehashed: Option<&str>,
+        device_name: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<(TokenPair, DateTime<Utc>), ServiceError> {
+        let now = self.ctx.clock.now();
+        let session_end = now + to_time_delta(self.settings.session_max_lifetime);
+        let expires_at = (now + to_time_delta(self.settings.refresh_token_ttl)).min(session_end);
+        let txn = transaction::begin_write(&self.ctx.db).await?;
+        let session = session_repository::insert(&txn, row.id, client, device_name, now, expires_at).await?;
+        let session_ref = super::SessionRef {
+            id: session.id,
+            user_id: row.id,
+            ends_at: session_end,
+        };
+        let pair = self.issue_pair(&txn, session_ref, None, now).await?;
+        let ended = session_repository::revoke_beyond_newest(
             &txn,
             row.id,
-            client,
-            command.device_name.as_deref(),
+            self.settings.max_sessions_per_user,
+            "session_limit",
             now,
-            expires_at,
         )
         .await?;
-        let pair = self.issue_pair(&txn, row.id, session.id, now).await?;
-        user_repository::record_login(&txn, row.id, rehashed.as_deref(), now).await?;
-        let metadata = json!({ "session_id": session.id, "rehashed": rehashed.is_some() });
+        user_repository::record_login(&txn, row.id, rehashed, now).await?;
+        let metadata = json!({
+            "session_id": session.id,
+            "rehashed": rehashed.is_some(),
+            "ended_oldest_sessions": ended,
+        });
         audit_log::record(
             &txn,
-            AuditKind::LoginSucceeded,
-            Some(row.id),
-            client,
-            metadata,
+            AuditKind::LoginSucceeded.about(row.id, client).with(metadata),
             now,
         )
         .await?;
         txn.commit().await?;
-        metrics::counter!("identity_logins_total", "outcome" => "success").increment(1);
-        let mut user = to_user(row)?;
-        user.last_login = Some(now);
-        Ok((pair, user))
+        Ok((pair, now))
+    }
+
+    /// A correct password for an unverified account. Under enumeration protection it is
+    /// answered exactly as a wrong password is (the failure counted, `InvalidCredentials`),
+    /// and the owner, who may simply have lost the first link, gets a new one within the
+    /// resend limits.
+    async fn refuse_unverified(
+        &self,
+        row: &user::Model,
+        email: &EmailAddress,
+        client: &ClientInfo,
+    ) -> ServiceError {
+        if !self.ctx.enumeration_protection {
+            return match self
+                .record_failure(Some(row.id), email, "email_not_verified", client)
+                .await
+            {
+                Ok(()) => ServiceError::EmailNotVerified,
+                Err(error) => error,
+            };
+        }
+        if self.ctx.limiter.resend_verification(email, client).await.is_ok()
+            && let Err(error) = self.queue_verification(row, email).await
+        {
+            return error;
+        }
+        self.refuse(Some(row.id), email, "email_not_verified", client)
+            .await
+    }
+
+    async fn queue_verification(&self, row: &user::Model, email: &EmailAddress) -> Result<(), ServiceError> {
+        let now = self.ctx.clock.now();
+        let txn = transaction::begin_write(&self.ctx.db).await?;
+        outbox::enqueue(&txn, OutboxEmail::verification(row.id, email), now).await?;
+        txn.commit().await?;
+        self.ctx.outbox.wake();
+        Ok(())
+    }
+
+    /// Counts a failed password attempt on the account's budgets, records it, and gives
+    /// the answer a wrong password gets.
+    async fn refuse(
+        &self,
+        user_id: Option<uuid::Uuid>,
+        email: &EmailAddress,
+        reason: &'static str,
+        client: &ClientInfo,
+    ) -> ServiceError {
+        self.ctx.limiter.password_failed(email, client).await;
+        match self.record_failure(user_id, email, reason, client).await {
+            Ok(()) => ServiceError::InvalidCredentials,
+            Err(error) => error,
+        }
     }
 
     async fn record_failure(
@@ -112,15 +194,8 @@ impl TokenService {
     ) -> Result<(), ServiceError> {
         metrics::counter!("identity_logins_total", "outcome" => reason).increment(1);
         let metadata = json!({ "email": email.as_str(), "reason": reason });
-        audit_log::record(
-            &self.db,
-            AuditKind::LoginFailed,
-            user_id,
-            client,
-            metadata,
-            Utc::now(),
-        )
-        .await?;
+        let event = AuditKind::LoginFailed.about(user_id, client).with(metadata);
+        audit_log::record(&self.ctx.db, event, self.ctx.clock.now()).await?;
         Ok(())
     }
 }

@@ -6,56 +6,43 @@ mod refresh;
 mod sessions;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
 pub use login::LoginCommand;
 
-use super::ServiceError;
-use crate::auth::{AccessTokens, PasswordHasher};
+use super::{ServiceContext, ServiceError};
+use crate::auth::AccessTokens;
+use crate::clock::to_time_delta;
 use crate::configuration::TokenSettings;
 use crate::domain::{OpaqueToken, TokenPair};
-use crate::email::OutboxWaker;
-use crate::rate_limit::RateLimiter;
-use crate::repositories::refresh_token_repository;
+use crate::repositories::refresh_token_repository::{self, NewRefreshToken};
 use crate::repositories::session_lookups::SessionLookups;
 
 /// Sessions and the tokens that prove them.
 #[derive(Clone)]
 pub struct TokenService {
-    db: DatabaseConnection,
+    ctx: ServiceContext,
     sessions: SessionLookups,
-    hasher: PasswordHasher,
     access_tokens: AccessTokens,
     settings: TokenSettings,
-    outbox: OutboxWaker,
-    limiter: RateLimiter,
 }
 
 impl TokenService {
+    /// Bearer checks find their session through `sessions`, which `startup` starts once
+    /// for the whole process.
     pub fn new(
-        db: DatabaseConnection,
-        hasher: PasswordHasher,
+        ctx: ServiceContext,
+        sessions: SessionLookups,
         access_tokens: AccessTokens,
         settings: TokenSettings,
-        outbox: OutboxWaker,
     ) -> Self {
         Self {
-            sessions: SessionLookups::start(&db),
-            db,
-            hasher,
+            ctx,
+            sessions,
             access_tokens,
             settings,
-            outbox,
-            limiter: RateLimiter::disabled(),
         }
-    }
-
-    /// The same service, checking `limiter` on Login and RefreshToken.
-    #[must_use]
-    pub fn with_rate_limiter(mut self, limiter: RateLimiter) -> Self {
-        self.limiter = limiter;
-        self
     }
 
     /// Every public key that may have signed a live access token, as RFC 7517 JSON.
@@ -63,36 +50,43 @@ impl TokenService {
         self.access_tokens.jwks_json()
     }
 
-    /// Stores a new refresh token for `session_id` and signs an access token, inside the
-    /// caller's transaction (the pair only exists if the transaction commits).
+    /// Stores a new refresh token for `session_id` (issued in exchange for `parent`, if
+    /// any) and signs an access token, inside the caller's transaction (the pair only
+    /// exists if the transaction commits). No refresh token outlives `session_end`.
     async fn issue_pair(
         &self,
         db: &impl ConnectionTrait,
-        user_id: Uuid,
-        session_id: Uuid,
+        session: SessionRef,
+        parent: Option<Uuid>,
         now: DateTime<Utc>,
     ) -> Result<TokenPair, ServiceError> {
         let refresh_token = OpaqueToken::generate();
-        let refresh_token_expires_at = now + to_chrono(self.settings.refresh_token_ttl);
-        refresh_token_repository::insert(
-            db,
-            session_id,
-            &refresh_token.hash(),
-            now,
-            refresh_token_expires_at,
-        )
-        .await?;
-        let (access_token, access_token_expires_at) = self.access_tokens.issue(user_id, session_id, now)?;
+        let refresh_token_expires_at =
+            (now + to_time_delta(self.settings.refresh_token_ttl)).min(session.ends_at);
+        let stored = NewRefreshToken {
+            session_id: session.id,
+            hash: &refresh_token.hash(),
+            expires_at: refresh_token_expires_at,
+            parent_id: parent,
+        };
+        refresh_token_repository::insert(db, stored, now).await?;
+        let (access_token, access_token_expires_at) =
+            self.access_tokens.issue(session.user_id, session.id, now)?;
         Ok(TokenPair {
             access_token,
             access_token_expires_at,
             refresh_token,
             refresh_token_expires_at,
-            session_id,
+            session_id: session.id,
         })
     }
 }
 
-fn to_chrono(duration: std::time::Duration) -> chrono::TimeDelta {
-    chrono::TimeDelta::from_std(duration).unwrap_or(chrono::TimeDelta::MAX)
+/// The session a token pair is issued in: whose it is and its absolute end
+/// (`created_at` + `IDENTITY_SESSION_MAX_LIFETIME_SECS`).
+#[derive(Clone, Copy, Debug)]
+struct SessionRef {
+    id: Uuid,
+    user_id: Uuid,
+    ends_at: DateTime<Utc>,
 }

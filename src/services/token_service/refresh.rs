@@ -3,8 +3,14 @@
 //! A refresh token is consumed by one conditional UPDATE. Presenting a consumed token
 //! again means two parties hold the session's tokens (the classic sign of a stolen
 //! token, OAuth 2.0 Security BCP §4.14), so the whole session is revoked and both lose it.
-//! An optional grace window (`IDENTITY_REFRESH_REUSE_GRACE_SECS`) lets a client whose
-//! response was lost retry with the same token and get a new pair instead.
+//! An optional grace window (`IDENTITY_REFRESH_REUSE_GRACE_SECS`, at most 60 s) lets a
+//! client whose response was lost retry with the same token and get a new pair instead;
+//! the retry replaces the successor it never received, so a thief inside the window
+//! cannot keep a second, independent chain: whichever holder is left with a retired
+//! token presents it next and the session is revoked.
+//!
+//! No refresh extends a session past `created_at` + `IDENTITY_SESSION_MAX_LIFETIME_SECS`
+//! (ASVS 7.3.2): the last refresh token of a session expires at that absolute end.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -12,6 +18,7 @@ use serde_json::json;
 use super::TokenService;
 use sea_orm::ConnectionTrait;
 
+use crate::clock::to_time_delta;
 use crate::domain::{ClientInfo, OpaqueToken, TokenPair};
 use crate::email::outbox::{self, OutboxEmail};
 use crate::entities::session;
@@ -36,19 +43,28 @@ impl TokenService {
         token: OpaqueToken,
         client: &ClientInfo,
     ) -> Result<TokenPair, ServiceError> {
-        if self.limiter.is_enabled()
-            && let Some(row) = refresh_token_repository::find_by_hash(&self.db, &token.hash()).await?
+        if self.ctx.limiter.is_enabled()
+            && let Some(row) = refresh_token_repository::find_by_hash(&self.ctx.db, &token.hash()).await?
         {
-            self.limiter.refresh(row.session_id).await?;
+            self.ctx.limiter.refresh(row.session_id).await?;
         }
-        let now = Utc::now();
-        let txn = transaction::begin_write(&self.db).await?;
-        let session_id = match refresh_token_repository::consume(&txn, &token.hash(), now).await? {
-            RefreshConsumption::Consumed { session_id } => session_id,
+        let now = self.ctx.clock.now();
+        let txn = transaction::begin_write(&self.ctx.db).await?;
+        let consumed = refresh_token_repository::consume(&txn, &token.hash(), now).await?;
+        let (session_id, parent) = match consumed {
+            RefreshConsumption::Consumed { id, session_id } => (session_id, id),
+            // A retry of a lost response: the successor the client never received is
+            // retired, so one refresh token stays live. If that successor was already
+            // used, the token is in two hands: a reuse like any other.
             RefreshConsumption::Reused {
+                id,
                 session_id,
                 consumed_at,
-            } if self.within_grace(consumed_at, now) => session_id,
+            } if self.within_grace(consumed_at, now)
+                && refresh_token_repository::retire_successor(&txn, id, now).await? =>
+            {
+                (session_id, id)
+            }
             RefreshConsumption::Reused { session_id, .. } => {
                 metrics::counter!("identity_refresh_token_reuse_total").increment(1);
                 let session = session_repository::find_by_id(&txn, session_id).await?;
@@ -56,7 +72,7 @@ impl TokenService {
                     self.revoke_after_reuse(&txn, &session, client, now).await?;
                 }
                 txn.commit().await?;
-                self.outbox.wake();
+                self.ctx.outbox.wake();
                 return Err(ServiceError::RefreshTokenReused);
             }
             RefreshConsumption::Expired { .. } => return Err(ServiceError::RefreshTokenExpired),
@@ -69,13 +85,19 @@ impl TokenService {
         if session.revoked_at.is_some() {
             return Err(ServiceError::SessionRevoked);
         }
-        if session.expires_at <= now {
+        let ends_at = session.created_at + to_time_delta(self.settings.session_max_lifetime);
+        if session.expires_at <= now || ends_at <= now {
             return Err(ServiceError::RefreshTokenExpired);
         }
         if !user.is_active {
             return Err(ServiceError::AccountDisabled);
         }
-        let pair = self.issue_pair(&txn, user.id, session.id, now).await?;
+        let session_ref = super::SessionRef {
+            id: session.id,
+            user_id: user.id,
+            ends_at,
+        };
+        let pair = self.issue_pair(&txn, session_ref, Some(parent), now).await?;
         session_repository::extend(&txn, session.id, now, pair.refresh_token_expires_at).await?;
         txn.commit().await?;
         Ok(pair)
@@ -88,8 +110,8 @@ impl TokenService {
     /// `RefreshTokenInvalid`, `DatabaseUnavailable`, `Unexpected`.
     #[tracing::instrument(skip_all)]
     pub async fn logout(&self, token: OpaqueToken, client: &ClientInfo) -> Result<(), ServiceError> {
-        let now = Utc::now();
-        let txn = transaction::begin_write(&self.db).await?;
+        let now = self.ctx.clock.now();
+        let txn = transaction::begin_write(&self.ctx.db).await?;
         let row = refresh_token_repository::find_by_hash(&txn, &token.hash()).await?;
         let row = row.ok_or(ServiceError::RefreshTokenInvalid)?;
         let Some(session) = session_repository::find_by_id(&txn, row.session_id).await? else {
@@ -99,10 +121,7 @@ impl TokenService {
             let metadata = json!({ "session_id": session.id });
             audit_log::record(
                 &txn,
-                AuditKind::Logout,
-                Some(session.user_id),
-                client,
-                metadata,
+                AuditKind::Logout.about(session.user_id, client).with(metadata),
                 now,
             )
             .await?;
@@ -125,15 +144,14 @@ impl TokenService {
         let metadata = json!({ "session_id": session.id });
         audit_log::record(
             txn,
-            AuditKind::RefreshTokenReused,
-            Some(session.user_id),
-            client,
-            metadata,
+            AuditKind::RefreshTokenReused
+                .about(session.user_id, client)
+                .with(metadata),
             now,
         )
         .await?;
         if let Some(user) = user_repository::find_by_id(txn, session.user_id).await? {
-            let email = to_user(user)?.email;
+            let email = to_user(user).email;
             let what = "A sign-in session was ended because its refresh token was used twice";
             let notice =
                 OutboxEmail::notice(session.user_id, &email, what, client.ip_address.as_deref(), now);
@@ -144,6 +162,6 @@ impl TokenService {
 
     fn within_grace(&self, consumed_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
         !self.settings.refresh_reuse_grace.is_zero()
-            && now - consumed_at <= super::to_chrono(self.settings.refresh_reuse_grace)
+            && now - consumed_at <= to_time_delta(self.settings.refresh_reuse_grace)
     }
 }

@@ -1,6 +1,5 @@
 //! Access-token validation and the caller's sessions.
 
-use chrono::Utc;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -25,10 +24,13 @@ impl TokenService {
     /// `DatabaseUnavailable`, `Unexpected`.
     #[tracing::instrument(skip_all, fields(user_id))]
     pub async fn validate_access_token(&self, token: &str) -> Result<AuthenticatedPrincipal, ServiceError> {
-        let verified = self.access_tokens.verify(token).map_err(|error| match error {
-            AccessTokenError::Invalid => ServiceError::AccessTokenInvalid,
-            AccessTokenError::Expired => ServiceError::AccessTokenExpired,
-        })?;
+        let verified =
+            self.access_tokens
+                .verify(token, self.ctx.clock.now())
+                .map_err(|error| match error {
+                    AccessTokenError::Invalid => ServiceError::AccessTokenInvalid,
+                    AccessTokenError::Expired => ServiceError::AccessTokenExpired,
+                })?;
         tracing::Span::current().record("user_id", tracing::field::display(verified.user_id));
         let (session, user) = self
             .sessions
@@ -39,7 +41,7 @@ impl TokenService {
         if session.revoked_at.is_some() {
             return Err(ServiceError::SessionRevoked);
         }
-        let user = to_user(user)?;
+        let user = to_user(user);
         if !user.is_active {
             return Err(ServiceError::AccountDisabled);
         }
@@ -62,9 +64,9 @@ impl TokenService {
         page: PageRequest,
     ) -> Result<Page<Session>, ServiceError> {
         let rows = session_repository::list_live_page_for_user(
-            &self.db,
+            &self.ctx.db,
             principal.user.id,
-            Utc::now(),
+            self.ctx.clock.now(),
             page.after(),
             page.fetch_limit(),
         )
@@ -90,18 +92,17 @@ impl TokenService {
         client: &ClientInfo,
     ) -> Result<(), ServiceError> {
         let session_id = session_id.ok_or(ServiceError::SessionNotFound)?;
-        let now = Utc::now();
-        let txn = transaction::begin_write(&self.db).await?;
+        let now = self.ctx.clock.now();
+        let txn = transaction::begin_write(&self.ctx.db).await?;
         if !session_repository::revoke(&txn, session_id, principal.user.id, "revoked_by_user", now).await? {
             return Err(ServiceError::SessionNotFound);
         }
         let metadata = json!({ "session_id": session_id });
         audit_log::record(
             &txn,
-            AuditKind::SessionRevoked,
-            Some(principal.user.id),
-            client,
-            metadata,
+            AuditKind::SessionRevoked
+                .about(principal.user.id, client)
+                .with(metadata),
             now,
         )
         .await?;
@@ -119,17 +120,16 @@ impl TokenService {
         principal: &AuthenticatedPrincipal,
         client: &ClientInfo,
     ) -> Result<u64, ServiceError> {
-        let now = Utc::now();
-        let txn = transaction::begin_write(&self.db).await?;
+        let now = self.ctx.clock.now();
+        let txn = transaction::begin_write(&self.ctx.db).await?;
         let revoked =
             session_repository::revoke_all_for_user(&txn, principal.user.id, None, "logout_all", now).await?;
         let metadata = json!({ "revoked_sessions": revoked, "reason": "logout_all" });
         audit_log::record(
             &txn,
-            AuditKind::SessionsRevoked,
-            Some(principal.user.id),
-            client,
-            metadata,
+            AuditKind::SessionsRevoked
+                .about(principal.user.id, client)
+                .with(metadata),
             now,
         )
         .await?;

@@ -279,3 +279,67 @@ async fn revoke_user_sessions_revokes_every_live_session_and_reports_how_many(ba
     let missing = revoke_user_sessions(&app, &token, "").await.unwrap_err();
     assert_field_violation(&missing, "user_id", "FIELD_REQUIRED");
 }
+
+database_test!(staff_cannot_end_the_sessions_of_a_staff_member_or_a_superuser);
+async fn staff_cannot_end_the_sessions_of_a_staff_member_or_a_superuser(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, staff_token) = logged_in(&app, "staff@example.com", STAFF).await;
+    let (root, root_token) = logged_in(&app, "root@example.com", SUPERUSER).await;
+    let (colleague, colleague_token) = logged_in(&app, "colleague@example.com", STAFF).await;
+
+    for (target, why) in [(&root, "a superuser"), (&colleague, "another staff member")] {
+        let refused = revoke_user_sessions(&app, &staff_token, &target.id.to_string())
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::PermissionDenied, "{why}");
+        assert_status(&refused, Code::PermissionDenied, "NOT_SUPERUSER");
+    }
+
+    for token in [&root_token, &colleague_token] {
+        app.validate(token).await.expect("their sessions live on");
+    }
+}
+
+database_test!(two_superusers_demoting_each_other_at_once_leave_one_superuser);
+async fn two_superusers_demoting_each_other_at_once_leave_one_superuser(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (mut survivor, mut survivor_token) = logged_in(&app, "root0@example.com", SUPERUSER).await;
+    for round in 1..=3 {
+        let (rival, rival_token) = logged_in(&app, &format!("root{round}@example.com"), SUPERUSER).await;
+        let demote = |target: &identity::entities::user::Model| UpdateUserRequest {
+            id: target.id.to_string(),
+            is_superuser: Some(false),
+            ..Default::default()
+        };
+
+        let (first, second) = tokio::join!(
+            update_user(&app, &survivor_token, demote(&rival)),
+            update_user(&app, &rival_token, demote(&survivor)),
+        );
+
+        let active_superusers = identity::entities::user::Entity::find()
+            .filter(identity::entities::user::Column::IsSuperuser.eq(true))
+            .filter(identity::entities::user::Column::IsActive.eq(true))
+            .all(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(
+            active_superusers.len(),
+            1,
+            "round {round}: {first:?} / {second:?}"
+        );
+        let refused = match (&first, &second) {
+            (Ok(_), Err(refused)) | (Err(refused), Ok(_)) => refused,
+            _ => panic!("round {round}: exactly one demotion must win: {first:?} / {second:?}"),
+        };
+        let reason = crate::status_assertions::reason_of(refused);
+        assert!(
+            ["LAST_SUPERUSER", "NOT_SUPERUSER"].contains(&reason.as_str()),
+            "round {round}: {refused:?}"
+        );
+        if second.is_ok() {
+            (survivor, survivor_token) = (rival, rival_token);
+        }
+        assert_eq!(active_superusers[0].id, survivor.id);
+    }
+}

@@ -169,3 +169,28 @@ async fn the_console_is_off_unless_configured() {
     let app = spawn_app(Backend::Sqlite).await;
     assert_eq!(app.console_port, None);
 }
+
+database_test!(a_guesser_cannot_lock_an_operator_out_of_the_console);
+async fn a_guesser_cannot_lock_an_operator_out_of_the_console(backend: Backend) {
+    let app = spawn_app_with(backend, |settings| {
+        settings.console_addr = Some("127.0.0.1:0".parse().unwrap());
+        crate::rate_limits::limits_on(settings, |limits| {
+            limits.login_failures = identity::rate_limit::RateLimitSettings::default().login_failures;
+        });
+    })
+    .await;
+    account(&app, "ops@example.com", SUPERUSER).await;
+    signed_in_client(&app, "ops@example.com").await;
+    let mut attacker = crate::rate_limits::tokens_from(&app, std::net::Ipv4Addr::new(127, 0, 0, 2)).await;
+    for _ in 0..10 {
+        crate::rate_limits::login_with(&mut attacker, "ops@example.com", "a guess")
+            .await
+            .unwrap_err();
+    }
+
+    let mut next_morning = ConsoleClient::new(console_url(&app));
+    let signed_in = next_morning.sign_in("ops@example.com", STRONG_PASSWORD).await;
+
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    assert_eq!(signed_in.location(), "/users");
+}
