@@ -81,6 +81,8 @@ async fn during_the_drain_health_says_not_serving_while_new_and_in_flight_calls_
         overall_health(app.channel.clone()).await == Some(ServingStatus::NotServing)
     })
     .await;
+    let (readiness, _) = crate::metrics::http_get(app.metrics_port.unwrap(), "/readyz").await;
+    assert_eq!(readiness, 503, "/readyz says not ready during the drain too");
     let new_connection = fresh_channel(app.port)
         .await
         .expect("still accepting during the drain");
