@@ -1,6 +1,7 @@
 //! Compiles `proto/identity/v1/*.proto` with protox (pure Rust, so no system
 //! `protoc`), keeps the encoded descriptor set for server reflection and the
-//! `descriptor` subcommand, and generates the tonic servers and clients.
+//! `descriptor` subcommand, and generates the tonic servers and clients; and encodes
+//! the descriptors of Envoy's external authorization API for reflection.
 
 use std::{env, fs, path::PathBuf};
 
@@ -14,6 +15,9 @@ const PROTO_FILES: [&str; 6] = [
     "proto/google/rpc/status.proto",
     "proto/google/rpc/error_details.proto",
 ];
+
+/// `envoy.service.auth.v3.Authorization`, vendored with its imports under `proto/`.
+const ENVOY_AUTHORIZATION_PROTO: &str = "proto/envoy/service/auth/v3/external_auth.proto";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
@@ -38,5 +42,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_server(true)
         .build_client(true)
         .compile_fds(compiler.file_descriptor_set())?;
+
+    // Envoy's external authorization, for reflection only: the `envoy-types` crate has
+    // its Rust types but no descriptors. A set of its own, so `identity descriptor`
+    // (what transcoding gateways read) stays identity.v1 alone.
+    let mut envoy = protox::Compiler::new(["proto"])?;
+    envoy
+        .include_source_info(true)
+        .include_imports(true)
+        .open_files([ENVOY_AUTHORIZATION_PROTO])?;
+    fs::write(
+        out_dir.join("envoy_authorization_descriptor.bin"),
+        envoy.encode_file_descriptor_set(),
+    )?;
     Ok(())
 }

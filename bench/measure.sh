@@ -31,7 +31,7 @@ bench() {
 bench echo
 bench echo-verify
 bench argon2
-for scenario in health get-jwks validate get-account refresh mixed login signup; do
+for scenario in health get-jwks validate check get-account refresh mixed login signup; do
     bench "$scenario"
 done
 BENCH_WARMUP=0 bench verify-email --users "$verify_users"

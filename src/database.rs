@@ -1,10 +1,13 @@
 //! Connecting to SQLite or PostgreSQL, applying migrations, probing reachability.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::postgres::PgConnection;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::sqlx::{self, Connection as _};
+use sea_orm::{ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DbErr, RuntimeErr};
 use secrecy::{ExposeSecret, SecretString};
 
 /// How long a request waits for a pooled connection before failing as unavailable.
@@ -41,12 +44,48 @@ pub async fn connect(url: &SecretString, max_connections: u32) -> Result<Databas
     Database::connect(options).await
 }
 
-/// Applies every pending migration.
+/// The PostgreSQL advisory lock that migrations run under: an arbitrary constant that
+/// only identity's migrations take ("identity" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6964_656e_7469_7479;
+
+/// Applies every pending migration. On PostgreSQL several instances may start at once
+/// on one empty database: each takes an advisory lock first, so one migrates while the
+/// others wait, then finds nothing pending. Without it two would create the same tables
+/// at once and all but one would fail to start. SQLite is one file on one machine and
+/// serialises writers itself.
 ///
 /// # Errors
-/// A migration failed; nothing after it ran.
+/// A migration failed; nothing after it ran. Or the lock could not be taken.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        return Migrator::up(db, None).await;
+    }
+    // A connection of its own, outside the pool: the lock belongs to a session, and
+    // the migrations need the pool's connections (a pool of one would deadlock).
+    let options = db.get_postgres_connection_pool().connect_options();
+    let mut lock = PgConnection::connect_with(&options)
+        .await
+        .map_err(connection_error)?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut lock)
+        .await
+        .map_err(connection_error)?;
+    let migrated = Migrator::up(db, None).await;
+    // Closing the session would release the lock too; unlocking first says so plainly.
+    let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut lock)
+        .await;
+    if let Err(error) = unlocked {
+        tracing::warn!(%error, "releasing the migration lock failed; closing its connection releases it");
+    }
+    let _ = lock.close().await;
+    migrated
+}
+
+fn connection_error(error: sqlx::Error) -> DbErr {
+    DbErr::Conn(RuntimeErr::SqlxError(Arc::new(error)))
 }
 
 /// Whether a statement can reach the database right now, within `timeout`.

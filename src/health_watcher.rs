@@ -26,7 +26,9 @@ pub async fn set_all(reporter: &HealthReporter, status: ServingStatus) {
     }
 }
 
-/// Probes the database every `interval` and flips the statuses on each change.
+/// Probes the database every `interval` and flips the statuses on each change. Once
+/// `shutdown` is cancelled it reports NOT_SERVING for good and returns: the instance is
+/// about to go, and balancers should stop sending it calls before its listener closes.
 pub async fn watch(
     db: DatabaseConnection,
     reporter: HealthReporter,
@@ -36,10 +38,15 @@ pub async fn watch(
     let mut serving = true;
     loop {
         tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => break,
             () = tokio::time::sleep(interval) => {}
         }
-        let reachable = database::is_reachable(&db, interval.max(Duration::from_secs(1))).await;
+        // Also within the probe: a probe that ends after the shutdown must not report
+        // SERVING again.
+        let reachable = tokio::select! {
+            () = shutdown.cancelled() => break,
+            reachable = database::is_reachable(&db, interval.max(Duration::from_secs(1))) => reachable,
+        };
         if reachable != serving {
             serving = reachable;
             if serving {
@@ -51,4 +58,5 @@ pub async fn watch(
             }
         }
     }
+    set_all(&reporter, ServingStatus::NotServing).await;
 }

@@ -89,7 +89,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let shutdown = app.shutdown_token();
     tokio::spawn(async move {
         shutdown_signal().await;
-        tracing::info!("shutdown requested; finishing in-flight requests");
+        tracing::info!("shutdown requested");
         shutdown.cancel();
     });
     app.run_until_stopped().await

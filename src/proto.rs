@@ -20,6 +20,13 @@ pub use generated::*;
 /// served by reflection and written out by `identity descriptor`.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("identity_descriptor");
 
+/// The encoded `FileDescriptorSet` of `envoy.service.auth.v3.Authorization` (Envoy's
+/// external authorization, vendored under `proto/envoy/` with its imports), for
+/// reflection only: its Rust types come from the `envoy-types` crate, compiled from the
+/// same Envoy API files.
+pub const ENVOY_AUTHORIZATION_DESCRIPTOR_SET: &[u8] =
+    tonic::include_file_descriptor_set!("envoy_authorization_descriptor");
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::expect_used, reason = "a test fails loudly")]

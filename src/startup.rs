@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
@@ -11,7 +12,6 @@ use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
-use tonic_health::server::HealthReporter;
 
 use crate::auth::{AccessTokens, PasswordHasher, SigningKeys};
 use crate::clock::Clock;
@@ -160,38 +160,48 @@ impl Application {
         self.db.clone()
     }
 
-    /// Cancelling it stops the server gracefully: in-flight RPCs finish, then the
-    /// background tasks stop.
+    /// Cancelling it stops the server gracefully: health turns NOT_SERVING, the
+    /// listener keeps serving for `IDENTITY_SHUTDOWN_DRAIN_SECS`, then closes; in-flight
+    /// RPCs finish, then the background tasks stop.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
     }
 
-    /// Serves until the shutdown token is cancelled.
+    /// Serves until the shutdown token is cancelled and the drain is over.
     ///
     /// # Errors
     /// The server failed.
     pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
         let (reporter, health_service) = tonic_health::server::health_reporter();
         health_watcher::set_all(&reporter, ServingStatus::Serving).await;
-        let mut tasks = self.spawn_background_tasks(reporter);
+        // `shutdown` starts the drain; `closed` ends it and stops everything else.
+        let closed = CancellationToken::new();
+        let watcher = tokio::spawn(health_watcher::watch(
+            self.db.clone(),
+            reporter,
+            self.settings.health_probe_interval,
+            self.shutdown.clone(),
+        ));
+        let mut tasks = self.spawn_background_tasks(&closed);
         if let Some(listener) = self.probe_listener.take() {
-            let probes = observability::probe_server::serve(listener, self.db.clone(), self.shutdown.clone());
-            tasks.push(tokio::spawn(probes));
+            tasks.push(tokio::spawn(self.probe_server(&closed).serve(listener)));
         }
         if let Some(console) = self.console.take() {
-            tasks.push(self.spawn_console(console));
+            tasks.push(self.spawn_console(console, &closed));
         }
         tracing::info!(address = %self.local_addr, "identity serving gRPC");
-        let shutdown = self.shutdown.clone();
+        let drained = drained(self.shutdown.clone(), watcher, self.settings.shutdown_drain);
         let served = grpc::serve(
             self.listener,
             self.services,
             health_service,
             &self.settings.grpc_limits,
-            shutdown.clone().cancelled_owned(),
+            self.settings.trusted_proxies.clone(),
+            drained,
         )
         .await;
-        shutdown.cancel();
+        self.shutdown.cancel();
+        closed.cancel();
         for task in tasks {
             let _ = task.await;
         }
@@ -199,17 +209,31 @@ impl Application {
         served
     }
 
-    fn spawn_console(&self, listener: TcpListener) -> tokio::task::JoinHandle<()> {
+    fn probe_server(&self, closed: &CancellationToken) -> observability::probe_server::ProbeServer {
+        observability::probe_server::ProbeServer {
+            db: self.db.clone(),
+            jwks_json: self.services.tokens.jwks_json().to_owned(),
+            jwks_max_age: observability::probe_server::jwks_max_age(self.settings.jwt.access_token_ttl),
+            draining: self.shutdown.clone(),
+            closed: closed.clone(),
+        }
+    }
+
+    fn spawn_console(
+        &self,
+        listener: TcpListener,
+        closed: &CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
         let state = ConsoleState {
             tokens: self.services.tokens.clone(),
             admin: self.services.admin.clone(),
-            secure_cookies: self.settings.email.public_url.scheme() == "https",
             renewals: console::renewals::Renewals::default(),
+            trusted_proxies: Arc::new(self.settings.trusted_proxies.clone()),
         };
         if let Ok(address) = listener.local_addr() {
             tracing::info!(%address, "identity serving the operators' console");
         }
-        let shutdown = self.shutdown.clone().cancelled_owned();
+        let shutdown = closed.clone().cancelled_owned();
         tokio::spawn(async move {
             if let Err(error) = console::serve(listener, state, shutdown).await {
                 tracing::error!(error = format!("{error:#}"), "the operators' console stopped");
@@ -217,28 +241,32 @@ impl Application {
         })
     }
 
-    fn spawn_background_tasks(&self, reporter: HealthReporter) -> Vec<tokio::task::JoinHandle<()>> {
+    fn spawn_background_tasks(&self, closed: &CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
         let sender = self.sender.clone();
-        let watcher = health_watcher::watch(
-            self.db.clone(),
-            reporter,
-            self.settings.health_probe_interval,
-            self.shutdown.clone(),
-        );
         let maintenance =
             MaintenanceService::new(self.db.clone(), self.settings.purge.clone(), self.clock.clone());
-        let purge = purge_scheduler::run(maintenance, self.settings.purge.interval, self.shutdown.clone());
+        let purge = purge_scheduler::run(maintenance, self.settings.purge.interval, closed.clone());
         vec![
-            tokio::spawn(sender.run(self.shutdown.clone())),
-            tokio::spawn(watcher),
+            tokio::spawn(sender.run(closed.clone())),
             tokio::spawn(purge),
-            tokio::spawn(
-                self.hasher
-                    .clone()
-                    .release_memory_when_idle(self.shutdown.clone()),
-            ),
+            tokio::spawn(self.hasher.clone().release_memory_when_idle(closed.clone())),
         ]
     }
+}
+
+/// Resolves when the listener may close: after `shutdown`, once the health watcher has
+/// reported NOT_SERVING and `period` has passed. Meanwhile every call, new connections'
+/// too, is still served: balancers and the kubelet take a few probe intervals to notice,
+/// and whatever they send before that must not fail.
+async fn drained(shutdown: CancellationToken, watcher: tokio::task::JoinHandle<()>, period: Duration) {
+    shutdown.cancelled().await;
+    let _ = watcher.await;
+    tracing::info!(
+        drain_secs = period.as_secs(),
+        "shutdown requested; health NOT_SERVING, still serving while balancers move away"
+    );
+    tokio::time::sleep(period).await;
+    tracing::info!("drain over; closing the listener, in-flight requests finish");
 }
 
 fn rate_limiter(settings: &Settings, clock: &Clock) -> anyhow::Result<RateLimiter> {

@@ -12,6 +12,7 @@ pub mod workers;
 use std::fmt::{self, Display};
 use std::sync::{Arc, Mutex};
 
+use envoy_types::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient;
 use identity::configuration::Settings;
 use identity::proto::account_service_client::AccountServiceClient;
 use identity::proto::token_service_client::TokenServiceClient;
@@ -25,7 +26,7 @@ use crate::options::{BenchOptions, Scenario};
 use crate::preparation::{BENCH_PASSWORD, MailDir};
 use crate::report::{LoadShape, Report};
 use crate::workers::{
-    GetAccount, GetJwks, HealthCheck, Login, Mixed, Refresh, Signup, Validate, VerifyEmail,
+    Check, GetAccount, GetJwks, HealthCheck, Login, Mixed, Refresh, Signup, Validate, VerifyEmail,
 };
 
 /// A load report, or the hashing limit.
@@ -85,7 +86,7 @@ async fn run_against_server(options: &BenchOptions) -> anyhow::Result<Outcome> {
     let target = options.target.clone();
     let needs_sessions = matches!(
         options.scenario,
-        Scenario::Validate | Scenario::GetAccount | Scenario::Refresh | Scenario::Mixed
+        Scenario::Validate | Scenario::Check | Scenario::GetAccount | Scenario::Refresh | Scenario::Mixed
     );
     match options.scenario {
         Scenario::Health => {
@@ -166,6 +167,10 @@ fn session_worker(
     };
     Ok(match scenario {
         Scenario::Validate => SessionWorker::Validate(validate),
+        Scenario::Check => SessionWorker::Check(Box::new(Check::new(
+            AuthorizationClient::new(channel),
+            &pair.access_token,
+        ))),
         Scenario::GetAccount => SessionWorker::GetAccount(get_account),
         Scenario::Refresh => SessionWorker::Refresh(refresh),
         _ => SessionWorker::Mixed(Box::new(Mixed {
@@ -185,6 +190,7 @@ fn session_worker(
 
 enum SessionWorker {
     Validate(Validate),
+    Check(Box<Check>),
     GetAccount(GetAccount),
     Refresh(Refresh),
     Mixed(Box<Mixed>),
@@ -194,6 +200,7 @@ impl Worker for SessionWorker {
     async fn call(&mut self) -> Option<Result<(), tonic::Status>> {
         match self {
             Self::Validate(worker) => worker.call().await,
+            Self::Check(worker) => worker.call().await,
             Self::GetAccount(worker) => worker.call().await,
             Self::Refresh(worker) => worker.call().await,
             Self::Mixed(worker) => worker.call().await,

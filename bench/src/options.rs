@@ -68,6 +68,8 @@ pub enum Scenario {
     Health,
     /// GetJwks: the public keys, as every verifying service fetches them.
     GetJwks,
+    /// Envoy's ext_authz Check (`envoy.service.auth.v3.Authorization`) of a live bearer.
+    Check,
     /// A blend: validate 60 %, get-account 15 %, refresh 15 %, health 5 %, login 5 %.
     Mixed,
     /// Ceiling: a bare tonic unary service in-process, answering with its input.
@@ -176,6 +178,7 @@ mod tests {
             ("get-account", Scenario::GetAccount),
             ("health", Scenario::Health),
             ("get-jwks", Scenario::GetJwks),
+            ("check", Scenario::Check),
             ("mixed", Scenario::Mixed),
             ("echo", Scenario::Echo),
             ("echo-verify", Scenario::EchoVerify),

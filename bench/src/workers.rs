@@ -3,6 +3,10 @@
 
 use std::sync::{Arc, Mutex};
 
+use envoy_types::ext_authz::v3::pb::CheckRequest;
+use envoy_types::pb::envoy::service::auth::v3::AttributeContext;
+use envoy_types::pb::envoy::service::auth::v3::attribute_context::{HttpRequest, Request};
+use envoy_types::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient;
 use identity::proto;
 use identity::proto::account_service_client::AccountServiceClient;
 use identity::proto::token_service_client::TokenServiceClient;
@@ -51,6 +55,47 @@ impl Worker for Validate {
             access_token: self.access_token.clone(),
         };
         done(self.client.validate_access_token(request).await)
+    }
+}
+
+/// Envoy's ext_authz Check of a request carrying `access_token` as its bearer, as the
+/// filter sends it; a denial counts as an error.
+pub struct Check {
+    pub client: AuthorizationClient<Channel>,
+    pub request: CheckRequest,
+}
+
+impl Check {
+    pub fn new(client: AuthorizationClient<Channel>, access_token: &str) -> Self {
+        let http = HttpRequest {
+            method: "GET".to_owned(),
+            path: "/api/orders".to_owned(),
+            headers: [("authorization".to_owned(), format!("Bearer {access_token}"))].into(),
+            ..HttpRequest::default()
+        };
+        let request = CheckRequest {
+            attributes: Some(AttributeContext {
+                request: Some(Request {
+                    http: Some(http),
+                    ..Request::default()
+                }),
+                ..AttributeContext::default()
+            }),
+        };
+        Self { client, request }
+    }
+}
+
+impl Worker for Check {
+    async fn call(&mut self) -> Outcome {
+        let response = match self.client.check(self.request.clone()).await {
+            Ok(response) => response.into_inner(),
+            Err(status) => return Some(Err(status)),
+        };
+        match response.status {
+            Some(status) if status.code != 0 => Some(Err(Status::new(status.code.into(), status.message))),
+            _ => Some(Ok(())),
+        }
     }
 }
 

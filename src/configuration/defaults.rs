@@ -13,6 +13,7 @@ use super::{
     EmailSettings, GrpcServerLimits, JwtSettings, PasswordHashingSettings, PurgeSettings, Settings,
     TokenSettings,
 };
+use crate::domain::TrustedProxies;
 use crate::domain::password::PasswordPolicy;
 use crate::rate_limit::RateLimitSettings;
 
@@ -82,6 +83,8 @@ impl Default for Settings {
                 unverified_account_ttl: Duration::from_secs(7 * DAY_SECS),
                 batch_size: 1000,
             },
+            trusted_proxies: TrustedProxies::default(),
+            shutdown_drain: Duration::from_secs(5),
         }
     }
 }

@@ -68,6 +68,7 @@ pub fn markdown_table() -> String {
             _ if setting.default_described.is_some() => {
                 setting.default_described.unwrap_or_default().to_owned()
             }
+            Rendered::Text(text) if text.is_empty() => "empty".to_owned(),
             Rendered::Text(text) => format!("`{text}`"),
             Rendered::Number(number) => format!("`{number}`"),
             Rendered::Flag(flag) => format!("`{flag}`"),

@@ -17,6 +17,7 @@ use url::Url;
 
 use variable_source::Source;
 
+use crate::domain::TrustedProxies;
 use crate::domain::password::PasswordPolicy;
 use crate::rate_limit::RateLimitSettings;
 
@@ -74,6 +75,12 @@ pub struct Settings {
     pub health_probe_interval: Duration,
     /// Deleting what is dead: spent tokens, ended sessions, old emails and audit events.
     pub purge: PurgeSettings,
+    /// `IDENTITY_TRUSTED_PROXIES`: comma-separated CIDRs whose `x-forwarded-for` names
+    /// the client; empty (the default) trusts none.
+    pub trusted_proxies: TrustedProxies,
+    /// `IDENTITY_SHUTDOWN_DRAIN_SECS` (5): after SIGTERM, how long health says
+    /// NOT_SERVING while the listener still serves, so balancers move away first.
+    pub shutdown_drain: Duration,
 }
 
 /// Where emails go and what their links point at.
@@ -321,6 +328,8 @@ mod tests {
         assert_eq!(s.purge.audit_retention, Duration::from_secs(31_536_000));
         assert_eq!(s.purge.outbox_retention, Duration::from_secs(604_800));
         assert_eq!(s.purge.batch_size, 1000);
+        assert!(s.trusted_proxies.is_empty());
+        assert_eq!(s.shutdown_drain, Duration::from_secs(5));
     }
 
     #[test]
@@ -336,6 +345,8 @@ mod tests {
             ("IDENTITY_PURGE_INTERVAL_SECS", "0"),
             ("IDENTITY_PURGE_BATCH_SIZE", "50"),
             ("IDENTITY_METRICS_ADDR", "off"),
+            ("IDENTITY_TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8"),
+            ("IDENTITY_SHUTDOWN_DRAIN_SECS", "0"),
         ])
         .unwrap();
         assert_eq!(s.grpc_addr.port(), 6000);
@@ -348,11 +359,15 @@ mod tests {
         assert!(s.purge.interval.is_zero());
         assert_eq!(s.purge.batch_size, 50);
         assert!(s.metrics_addr.is_none());
+        assert_eq!(s.trusted_proxies.to_string(), "10.0.0.0/8,fd00::/8");
+        assert!(s.shutdown_drain.is_zero());
     }
 
     #[test]
     fn rate_limits_hashing_queue_and_transport_limits_are_configurable() {
         let s = load(&[
+            ("IDENTITY_ARGON2_MEMORY_KIB", "32768"),
+            ("IDENTITY_ARGON2_ITERATIONS", "3"),
             ("IDENTITY_RATE_LIMIT_LOGIN_EMAIL", "4/30"),
             ("IDENTITY_RATE_LIMIT_REFRESH_SESSION", "9/90"),
             ("IDENTITY_REDIS_KEY_PREFIX", "tenant-a:"),
@@ -369,6 +384,8 @@ mod tests {
         assert_eq!(s.rate_limits.redis_key_prefix, "tenant-a:");
         assert_eq!(s.rate_limits.redis_timeout, Duration::from_millis(100));
         assert_eq!(s.password_hashing.max_queue, 7);
+        assert_eq!(s.password_hashing.memory_kib, 32768);
+        assert_eq!(s.password_hashing.iterations, 3);
         assert_eq!(s.password_hashing.idle_release, Duration::from_secs(5));
         assert_eq!(s.grpc_limits.max_message_bytes, 65536);
         assert_eq!(s.grpc_limits.max_connection_age, Duration::from_secs(60));
@@ -394,6 +411,9 @@ mod tests {
             ("IDENTITY_PURGE_BATCH_SIZE", "0"),
             ("IDENTITY_SESSION_RETENTION_SECS", "a month"),
             ("IDENTITY_METRICS_ADDR", "on"),
+            ("IDENTITY_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("IDENTITY_TRUSTED_PROXIES", "gateway.local"),
+            ("IDENTITY_SHUTDOWN_DRAIN_SECS", "soon"),
             ("IDENTITY_REFRESH_REUSE_GRACE_SECS", "61"),
             ("IDENTITY_SESSION_MAX_LIFETIME_SECS", "0"),
             ("IDENTITY_MAX_SESSIONS_PER_USER", "0"),

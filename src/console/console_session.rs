@@ -17,7 +17,7 @@ use super::csrf;
 use super::session_cookie::{self, ConsoleSession, SESSION_COOKIE};
 use super::views::Chrome;
 use crate::auth::AuthenticatedPrincipal;
-use crate::domain::ClientInfo;
+use crate::domain::{ClientInfo, TrustedProxies};
 use crate::services::{Operator, ServiceError};
 
 /// Longest user agent kept, as for gRPC callers.
@@ -32,6 +32,8 @@ pub struct SignedIn {
     pub operator: Operator,
     pub session: ConsoleSession,
     pub client: ClientInfo,
+    /// Whether cookies set in answer get `Secure` ([`reached_over_https`]).
+    pub secure: bool,
 }
 
 impl SignedIn {
@@ -58,7 +60,8 @@ pub async fn require_operator(State(state): State<ConsoleState>, request: Reques
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
-    let client = client_info(request.headers(), peer);
+    let client = client_info(request.headers(), peer, &state.trusted_proxies);
+    let secure = reached_over_https(request.headers(), peer, &state.trusted_proxies);
     let cookie = session_cookie::read(request.headers(), SESSION_COOKIE);
     let Some(session) = cookie.as_deref().and_then(ConsoleSession::parse) else {
         return Redirect::to("/sign-in").into_response();
@@ -73,23 +76,24 @@ pub async fn require_operator(State(state): State<ConsoleState>, request: Reques
     };
     let (principal, renewed) = match resume(&state, &session, &client).await {
         Ok(resumed) => resumed,
-        Err(error) => return signed_out(error, state.secure_cookies),
+        Err(error) => return signed_out(error, secure),
     };
     let operator = match Operator::authorize(principal) {
         Ok(operator) => operator,
-        Err(error) => return signed_out(error, state.secure_cookies),
+        Err(error) => return signed_out(error, secure),
     };
     let session = renewed.clone().unwrap_or(session);
     request.extensions_mut().insert(SignedIn {
         operator,
         session,
         client,
+        secure,
     });
     let mut response = next.run(request).await;
     // A handler that set a cookie itself (sign-out) has the last word.
     if let Some(renewed) = renewed
         && !response.headers().contains_key(header::SET_COOKIE)
-        && let Ok(value) = HeaderValue::from_str(&renewed.set_cookie(state.secure_cookies))
+        && let Ok(value) = HeaderValue::from_str(&renewed.set_cookie(secure))
     {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
@@ -148,14 +152,36 @@ fn signed_out(error: ServiceError, secure: bool) -> Response {
     ([(header::SET_COOKIE, clear)], response).into_response()
 }
 
-/// The caller as the connection shows it; forwarded-for headers are not trusted.
-pub fn client_info(headers: &HeaderMap, peer: Option<SocketAddr>) -> ClientInfo {
+/// Whether the browser reached the console over https, so that its cookies must be
+/// `Secure`. The console itself speaks plain HTTP: only a TLS-terminating proxy listed in
+/// `IDENTITY_TRUSTED_PROXIES` can say the browser's side was https (`x-forwarded-proto`,
+/// its last value). The links' `IDENTITY_PUBLIC_URL` says nothing about how operators
+/// reach the console, so it is not asked.
+pub fn reached_over_https(headers: &HeaderMap, peer: Option<SocketAddr>, trusted: &TrustedProxies) -> bool {
+    let from_trusted_proxy = peer.is_some_and(|peer| trusted.contains(peer.ip()));
+    let forwarded_proto = headers
+        .get_all("x-forwarded-proto")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .last()
+        .map(str::trim);
+    from_trusted_proxy && forwarded_proto.is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
+}
+
+/// The caller: the connection's peer, or behind a trusted proxy the address it
+/// forwarded (the same rule as the gRPC transport's), and its user agent.
+pub fn client_info(headers: &HeaderMap, peer: Option<SocketAddr>, trusted: &TrustedProxies) -> ClientInfo {
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok())
         .map(|agent| agent.chars().take(MAX_USER_AGENT).collect());
+    let forwarded_for = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok());
     ClientInfo {
-        ip_address: peer.map(|addr| addr.ip().to_string()),
+        ip_address: peer.map(|addr| trusted.client_address(addr.ip(), forwarded_for).to_string()),
         user_agent,
     }
 }

@@ -22,6 +22,7 @@ mod views;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
@@ -30,6 +31,7 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
+use crate::domain::TrustedProxies;
 use crate::services::{AdminService, TokenService};
 
 /// What the console's handlers share.
@@ -37,10 +39,10 @@ use crate::services::{AdminService, TokenService};
 pub struct ConsoleState {
     pub tokens: TokenService,
     pub admin: AdminService,
-    /// Whether cookies get `Secure`: the service is reached over https.
-    pub secure_cookies: bool,
     /// Renewals of expired sessions, one per session at a time.
     pub renewals: renewals::Renewals,
+    /// Whose `x-forwarded-for` names the operator's address (`IDENTITY_TRUSTED_PROXIES`).
+    pub trusted_proxies: Arc<TrustedProxies>,
 }
 
 /// Every page and form of the console.

@@ -5,7 +5,8 @@
 //! console out at its next request.
 //!
 //! Both cookies are `HttpOnly` (no script reads them), `SameSite=Strict` (no cross-site
-//! request carries them) and `Secure` when the service is reached over https. No
+//! request carries them) and `Secure` when the browser reached the console over https
+//! (`console_session::reached_over_https`). No
 //! `Max-Age`: the browser forgets them when it closes, the session row outlives that.
 //!
 //! The `cookie` crate writes the `Set-Cookie` values and parses the `Cookie` header, so

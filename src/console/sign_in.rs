@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::ConsoleState;
 use super::console_error::ConsoleError;
-use super::console_session::{SignedIn, client_info};
+use super::console_session::{SignedIn, client_info, reached_over_https};
 use super::csrf;
 use super::session_cookie::{self, ConsoleSession, SESSION_COOKIE, SIGN_IN_COOKIE};
 use super::views::{self, SignInPage};
@@ -34,8 +34,13 @@ pub struct SignInForm {
 }
 
 /// The sign-in form, with a fresh double-submit CSRF secret.
-pub async fn form(State(state): State<ConsoleState>) -> Response {
-    sign_in_page(&state, String::new(), None, StatusCode::OK)
+pub async fn form(
+    State(state): State<ConsoleState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let secure = reached_over_https(&headers, Some(peer), &state.trusted_proxies);
+    sign_in_page(secure, String::new(), None, StatusCode::OK)
 }
 
 /// Checks the form's CSRF pair, logs in, requires staff, sets the session cookie.
@@ -45,6 +50,7 @@ pub async fn submit(
     headers: HeaderMap,
     axum::Form(form): axum::Form<SignInForm>,
 ) -> Response {
+    let secure = reached_over_https(&headers, Some(peer), &state.trusted_proxies);
     let expected = session_cookie::read(&headers, SIGN_IN_COOKIE).unwrap_or_default();
     if !csrf::matches(&expected, &form.csrf_token) {
         return ConsoleError::csrf_refused().into_response();
@@ -55,13 +61,13 @@ pub async fn submit(
     ) else {
         let message = "Enter the email and password of a staff account.".to_owned();
         return sign_in_page(
-            &state,
+            secure,
             form.email,
             Some(message),
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     };
-    let client = client_info(&headers, Some(peer));
+    let client = client_info(&headers, Some(peer), &state.trusted_proxies);
     let command = LoginCommand {
         email,
         password,
@@ -74,11 +80,10 @@ pub async fn submit(
             if let Err(error) = state.tokens.logout(pair.refresh_token, &client).await {
                 return ConsoleError::from(error).into_response();
             }
-            return refused(&state, form.email, ServiceError::NotStaff);
+            return refused(secure, form.email, ServiceError::NotStaff);
         }
-        Err(error) => return refused(&state, form.email, error),
+        Err(error) => return refused(secure, form.email, error),
     };
-    let secure = state.secure_cookies;
     let cookies = AppendHeaders([
         (
             header::SET_COOKIE,
@@ -102,20 +107,20 @@ pub async fn sign_out(
     {
         return ConsoleError::from(error).into_response();
     }
-    let clear = session_cookie::clear_cookie(SESSION_COOKIE, state.secure_cookies);
+    let clear = session_cookie::clear_cookie(SESSION_COOKIE, signed_in.secure);
     ([(header::SET_COOKIE, clear)], Redirect::to("/sign-in")).into_response()
 }
 
 /// The form again, saying why sign-in failed; the status tells scripts the same.
-fn refused(state: &ConsoleState, email: String, error: ServiceError) -> Response {
+fn refused(secure: bool, email: String, error: ServiceError) -> Response {
     let error = ConsoleError::from(error);
-    sign_in_page(state, email, Some(error.message), error.status)
+    sign_in_page(secure, email, Some(error.message), error.status)
 }
 
-fn sign_in_page(state: &ConsoleState, email: String, error: Option<String>, status: StatusCode) -> Response {
+fn sign_in_page(secure: bool, email: String, error: Option<String>, status: StatusCode) -> Response {
     let secret = OpaqueToken::generate();
     let csrf_token = secret.expose_secret().to_owned();
-    let cookie = session_cookie::set_cookie(SIGN_IN_COOKIE, &csrf_token, state.secure_cookies);
+    let cookie = session_cookie::set_cookie(SIGN_IN_COOKIE, &csrf_token, secure);
     let page = SignInPage {
         csrf_token,
         email,

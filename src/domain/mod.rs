@@ -7,6 +7,7 @@ pub mod input_error;
 pub mod opaque_token;
 pub mod password;
 pub mod session;
+pub mod trusted_proxies;
 pub mod user;
 
 pub use client_info::ClientInfo;
@@ -15,4 +16,5 @@ pub use input_error::InputError;
 pub use opaque_token::{OpaqueToken, TokenHash};
 pub use password::{NewPassword, PasswordAttempt};
 pub use session::{Session, TokenPair};
+pub use trusted_proxies::TrustedProxies;
 pub use user::User;

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::domain::{EmailAddress, InputError, NewPassword, OpaqueToken, PasswordAttempt};
 use crate::proto;
+use crate::services::admin_service::{Listing, PageRequest};
 use crate::services::{ChangePasswordCommand, LoginCommand, ResetPasswordCommand, SignupCommand};
 
 /// Longest device name kept; it is a label for the owner's session list.
@@ -135,6 +136,16 @@ pub fn session_id(raw: &str) -> Result<Option<Uuid>, FieldViolations> {
         return Err(FieldViolations::single("session_id", InputError::FieldRequired));
     }
     Ok(Uuid::parse_str(raw).ok())
+}
+
+/// ListSessions' paging fields: a size of 0 or less is the default, too large is
+/// capped; the token must be one ListSessions issued.
+///
+/// # Errors
+/// `page_token` is not one.
+pub fn list_sessions(request: &proto::ListSessionsRequest) -> Result<PageRequest, FieldViolations> {
+    PageRequest::parse(Listing::Sessions, request.page_size, &request.page_token)
+        .map_err(|error| FieldViolations::single("page_token", error))
 }
 
 /// # Errors

@@ -100,3 +100,11 @@ pub fn audit_events_page(page: &Page<AuditEvent>) -> proto::ListAuditEventsRespo
         next_page_token: page_token(page.next.as_ref()),
     }
 }
+
+/// One page of ListSessions.
+pub fn sessions_page(page: &Page<Session>) -> proto::ListSessionsResponse {
+    proto::ListSessionsResponse {
+        sessions: page.items.iter().map(session).collect(),
+        next_page_token: page_token(page.next.as_ref()),
+    }
+}

@@ -90,9 +90,9 @@ impl TokenRpc for TokenHandler {
         request: Request<proto::ListSessionsRequest>,
     ) -> Result<Response<proto::ListSessionsResponse>, Status> {
         let principal = self.bearer.authenticate(&request).await?;
-        let sessions = self.tokens.list_sessions(&principal).await?;
-        let sessions = sessions.iter().map(response_encoding::session).collect();
-        Ok(Response::new(proto::ListSessionsResponse { sessions }))
+        let page = request_decoding::list_sessions(request.get_ref())?;
+        let sessions = self.tokens.list_sessions(&principal, page).await?;
+        Ok(Response::new(response_encoding::sessions_page(&sessions)))
     }
 
     #[tracing::instrument(name = "identity.v1.TokenService/RevokeSession", skip_all, fields(user_id))]

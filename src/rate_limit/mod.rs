@@ -387,7 +387,7 @@ fn fell_back() {
 /// The address per-address limits key on: the client's address, or for IPv6 its /64,
 /// which one subscriber usually holds whole.
 fn client_address(client: &ClientInfo) -> Option<String> {
-    client.ip_address.clone()
+    client.rate_limit_address()
 }
 
 /// The account at one client address, for the budgets of a known address. A space

@@ -157,6 +157,37 @@ pub async fn list_live_for_user(
         .await
 }
 
+/// At most `limit` unrevoked, unexpired sessions of `user_id`, newest first (by
+/// `created_at`, then `id`, both descending), starting after the keyset `after`.
+#[tracing::instrument(skip_all, fields(user_id = %user_id))]
+pub async fn list_live_page_for_user(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: u64,
+) -> Result<Vec<session::Model>, DbErr> {
+    let mut query = session::Entity::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(now));
+    if let Some((at, id)) = after {
+        query = query.filter(
+            Condition::any().add(session::Column::CreatedAt.lt(at)).add(
+                Condition::all()
+                    .add(session::Column::CreatedAt.eq(at))
+                    .add(session::Column::Id.lt(id)),
+            ),
+        );
+    }
+    query
+        .order_by_desc(session::Column::CreatedAt)
+        .order_by_desc(session::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
 /// Whether `user_id` opened a session (logged in) from `ip_address` at or after `since`:
 /// the known-address rule of the login limits. Sessions outlive their end by the session
 /// retention, so every session opened since `since` is still here when `since` is within it.

@@ -241,7 +241,7 @@ async fn bearer_rpcs_refuse_a_missing_or_garbage_authorization(backend: Backend)
                 .err(),
             accounts.change_password(authorized(password, auth)).await.err(),
             sessions
-                .list_sessions(authorized(ListSessionsRequest {}, auth))
+                .list_sessions(authorized(ListSessionsRequest::default(), auth))
                 .await
                 .err(),
             sessions

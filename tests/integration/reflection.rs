@@ -1,4 +1,5 @@
-//! Server reflection, v1 and v1alpha, lists every identity.v1 service.
+//! Server reflection, v1 and v1alpha, lists every identity.v1 service and Envoy's
+//! external authorization.
 
 use tokio_stream::StreamExt;
 use tonic_reflection::pb::v1;
@@ -7,10 +8,11 @@ use tonic_reflection::pb::v1alpha;
 use crate::test_app::spawn_app;
 use crate::test_database::Backend;
 
-const EXPECTED: [&str; 3] = [
+const EXPECTED: [&str; 4] = [
     "identity.v1.AccountService",
     "identity.v1.TokenService",
     "identity.v1.AdminService",
+    "envoy.service.auth.v3.Authorization",
 ];
 
 #[tokio::test]

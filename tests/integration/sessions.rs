@@ -21,7 +21,7 @@ async fn logout(app: &TestApp, refresh_token: &str) -> Result<(), Status> {
 }
 
 async fn list_sessions(app: &TestApp, access_token: &str) -> Vec<Session> {
-    let request = bearer(access_token, ListSessionsRequest {});
+    let request = bearer(access_token, ListSessionsRequest::default());
     let response = app.tokens.clone().list_sessions(request).await.unwrap();
     response.into_inner().sessions
 }

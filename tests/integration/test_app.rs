@@ -86,6 +86,8 @@ pub fn test_settings(database: &TestDatabase, data_dir: &TempDir, smtp: &SmtpCap
         rate_limits_enabled: false,
         health_probe_interval: Duration::from_millis(200),
         metrics_addr: Some("127.0.0.1:0".parse().expect("address")),
+        // Stopping a test server waits for nothing; the drain tests set their own.
+        shutdown_drain: Duration::ZERO,
         ..defaults
     }
 }
@@ -355,6 +357,11 @@ impl TestApp {
         use secrecy::ExposeSecret;
         let url = url::Url::parse(self.settings.database_url.expose_secret()).expect("database URL");
         url.path().trim_start_matches('/').to_owned()
+    }
+
+    /// Starts a graceful shutdown (as SIGTERM does) without waiting for it.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.cancel();
     }
 
     /// Stops the server gracefully and waits for it.

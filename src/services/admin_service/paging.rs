@@ -19,6 +19,8 @@ pub const MAX_PAGE_SIZE: u64 = 200;
 pub enum Listing {
     Users,
     AuditEvents,
+    /// A caller's own sessions (TokenService/ListSessions).
+    Sessions,
 }
 
 impl Listing {
@@ -27,6 +29,7 @@ impl Listing {
         match self {
             Self::Users => "u1",
             Self::AuditEvents => "a1",
+            Self::Sessions => "s1",
         }
     }
 }

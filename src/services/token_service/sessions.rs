@@ -9,6 +9,7 @@ use crate::domain::{ClientInfo, Session};
 use crate::entities::session;
 use crate::repositories::{session_repository, transaction};
 use crate::services::ServiceError;
+use crate::services::admin_service::{Page, PageRequest};
 use crate::services::audit_log::{self, AuditKind};
 use crate::services::session_revocation::{self, Revocation};
 use crate::services::user_row::to_user;
@@ -52,7 +53,8 @@ impl TokenService {
         })
     }
 
-    /// The caller's live sessions, newest first, the caller's own marked `current`.
+    /// One page of the caller's live sessions, newest first (by `created_at`, then
+    /// `id`), the caller's own marked `current`.
     ///
     /// # Errors
     /// `DatabaseUnavailable`, `Unexpected`.
@@ -60,14 +62,22 @@ impl TokenService {
     pub async fn list_sessions(
         &self,
         principal: &AuthenticatedPrincipal,
-    ) -> Result<Vec<Session>, ServiceError> {
-        let rows =
-            session_repository::list_live_for_user(&self.ctx.db, principal.user.id, self.ctx.clock.now())
-                .await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| to_session(row, principal.session_id))
-            .collect())
+        page: PageRequest,
+    ) -> Result<Page<Session>, ServiceError> {
+        let rows = session_repository::list_live_page_for_user(
+            &self.ctx.db,
+            principal.user.id,
+            self.ctx.clock.now(),
+            page.after(),
+            page.fetch_limit(),
+        )
+        .await?;
+        Page::from_rows(
+            rows,
+            &page,
+            |row| (row.created_at, row.id),
+            |row| Ok::<_, ServiceError>(to_session(row, principal.session_id)),
+        )
     }
 
     /// Revokes one of the caller's sessions. Someone else's session, an unknown one and

@@ -50,6 +50,8 @@ pub struct ConsoleClient {
     base: String,
     client: Client<HttpConnector, Body>,
     pub cookies: HashMap<String, String>,
+    /// Sent on every request, as a proxy in front would add them.
+    pub headers: Vec<(&'static str, &'static str)>,
 }
 
 impl ConsoleClient {
@@ -58,6 +60,7 @@ impl ConsoleClient {
             base,
             client: Client::builder(TokioExecutor::new()).build_http(),
             cookies: HashMap::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -94,6 +97,9 @@ impl ConsoleClient {
             .method(method)
             .uri(format!("{}{path}", self.base))
             .header(header::USER_AGENT, "console-test-client");
+        for (name, value) in &self.headers {
+            request = request.header(*name, *value);
+        }
         if let Some(content_type) = content_type {
             request = request.header(header::CONTENT_TYPE, content_type);
         }

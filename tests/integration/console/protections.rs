@@ -134,34 +134,49 @@ async fn every_response_carries_the_security_headers() {
 }
 
 #[tokio::test]
-async fn the_session_cookie_is_http_only_strict_and_secure_behind_https() {
-    let plain = spawn_console_app(Backend::Sqlite).await;
-    let https = spawn_app_with(Backend::Sqlite, |settings| {
+async fn the_session_cookie_is_http_only_strict_and_secure_only_when_the_browser_used_https() {
+    // The links' public URL is https in both: it says nothing about the console.
+    let direct = spawn_app_with(Backend::Sqlite, |settings| {
         settings.console_addr = Some("127.0.0.1:0".parse().unwrap());
         settings.email.public_url = "https://identity.example.com".parse().unwrap();
     })
     .await;
-    for app in [&plain, &https] {
+    let behind_tls = spawn_app_with(Backend::Sqlite, |settings| {
+        settings.console_addr = Some("127.0.0.1:0".parse().unwrap());
+        settings.trusted_proxies = "127.0.0.1/32".parse().unwrap();
+    })
+    .await;
+    for app in [&direct, &behind_tls] {
         account(app, "ops@example.com", SUPERUSER).await;
     }
+    let session_cookie = |app: &crate::test_app::TestApp, forwarded: bool| {
+        let mut client = ConsoleClient::new(console_url(app));
+        if forwarded {
+            client.headers.push(("x-forwarded-proto", "https"));
+        }
+        async move {
+            client
+                .sign_in("ops@example.com", STRONG_PASSWORD)
+                .await
+                .set_cookie("identity_console")
+                .unwrap()
+        }
+    };
 
-    let plain_cookie = ConsoleClient::new(console_url(&plain))
-        .sign_in("ops@example.com", STRONG_PASSWORD)
-        .await
-        .set_cookie("identity_console")
-        .unwrap();
-    let https_cookie = ConsoleClient::new(console_url(&https))
-        .sign_in("ops@example.com", STRONG_PASSWORD)
-        .await
-        .set_cookie("identity_console")
-        .unwrap();
+    let plain = session_cookie(&direct, false).await;
+    let claimed_by_the_client = session_cookie(&direct, true).await;
+    let through_the_proxy = session_cookie(&behind_tls, true).await;
 
-    for cookie in [&plain_cookie, &https_cookie] {
+    for cookie in [&plain, &claimed_by_the_client, &through_the_proxy] {
         assert!(cookie.contains("HttpOnly"), "{cookie}");
         assert!(cookie.contains("SameSite=Strict"), "{cookie}");
     }
-    assert!(!plain_cookie.contains("Secure"), "{plain_cookie}");
-    assert!(https_cookie.contains("Secure"), "{https_cookie}");
+    assert!(!plain.contains("Secure"), "{plain}");
+    assert!(
+        !claimed_by_the_client.contains("Secure"),
+        "an untrusted peer cannot claim https: {claimed_by_the_client}"
+    );
+    assert!(through_the_proxy.contains("Secure"), "{through_the_proxy}");
 }
 
 #[tokio::test]
