@@ -2,9 +2,9 @@
 # Alternates a ceiling with scenarios against one fresh release server, so each ratio is
 # taken against a ceiling measured seconds before it; this VM's ceilings drift by a
 # quarter between runs. Prints one line per round, then the server's session-lookup
-# counters. Usage: bench/rounds.sh sqlite|postgres ROUNDS CEILING SCENARIO...
-# e.g. bench/rounds.sh postgres 3 echo-verify validate get-account
-#      bench/rounds.sh sqlite 3 argon2 login signup   (the limit is cores ÷ one verify)
+# counters. Usage: loadtest/rounds.sh sqlite|postgres ROUNDS CEILING SCENARIO...
+# e.g. loadtest/rounds.sh postgres 3 echo-verify validate get-account
+#      loadtest/rounds.sh sqlite 3 argon2 login signup   (the limit is cores ÷ one verify)
 # Environment: DURATION (5s), WARMUP (1s), CONNECTIONS (4), CONCURRENCY (32).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ backend=${1:?sqlite or postgres}
 rounds=${2:?number of rounds}
 ceiling=${3:?ceiling scenario: echo or echo-verify}
 shift 3
-source bench/server.sh
+source loadtest/server.sh
 start_server "$backend" "$(mktemp /tmp/identity-rounds-XXXXXX.log)"
 
 # One scenario's JSON report into $work/round.json.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The soak of docs/BENCHMARKS.md: `mixed` for a long run against a fresh release server,
 # with the server's RSS read every 30 s, so growth shows as a slope rather than a total.
-# Usage: bench/soak.sh sqlite|postgres OUT_DIR
+# Usage: loadtest/soak.sh sqlite|postgres OUT_DIR
 # Environment: DURATION (10m); CONCURRENCY (12 tasks, about 70 % of what saturates mixed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 backend=${1:?sqlite or postgres}
 out=${2:?output directory}
 mkdir -p "$out"
-source bench/server.sh
+source loadtest/server.sh
 start_server "$backend" "$out/soak-server-$backend.log"
 
 echo "RSS at SERVING: $(server_rss_kib) KiB"

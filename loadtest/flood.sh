@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ValidateAccessToken and health alone, then again during a login flood, against a fresh
 # release server on one backend: the isolation figures of docs/BENCHMARKS.md.
-# Usage: bench/flood.sh sqlite|postgres OUT_DIR
+# Usage: loadtest/flood.sh sqlite|postgres OUT_DIR
 # Environment: DURATION (5s per measurement); RATE (logins asked per second: by default
 # twice the Argon2 limit that identity-bench argon2 measures first) and FLOOD (512 login
 # tasks, enough to hold that pace while 66 wait in the server's pool and queue).
@@ -13,7 +13,7 @@ out=${2:?output directory}
 duration=${DURATION:-5s}
 flood=${FLOOD:-512}
 mkdir -p "$out"
-source bench/server.sh
+source loadtest/server.sh
 start_server "$backend" "$out/flood-server-$backend.log"
 
 cheap() {

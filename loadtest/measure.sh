@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measures every scenario and the ceilings against a fresh release server on one backend,
-# as docs/BENCHMARKS.md reports them. Usage: bench/measure.sh sqlite|postgres OUT_DIR
+# as docs/BENCHMARKS.md reports them. Usage: loadtest/measure.sh sqlite|postgres OUT_DIR
 # Environment: DURATION (10s), WARMUP (2s), CONNECTIONS (4), CONCURRENCY (32),
 # VERIFY_USERS (2000: verification tokens prepared for verify-email).
 set -euo pipefail
@@ -14,7 +14,7 @@ connections=${CONNECTIONS:-4}
 concurrency=${CONCURRENCY:-32}
 verify_users=${VERIFY_USERS:-2000}
 mkdir -p "$out"
-source bench/server.sh
+source loadtest/server.sh
 start_server "$backend" "$out/server-$backend.log"
 echo "serving after $(awk "BEGIN{print $(date +%s.%N) - $server_started}") s" | tee "$out/start-$backend.txt"
 echo "idle RSS KiB $(server_rss_kib)" | tee -a "$out/start-$backend.txt"
