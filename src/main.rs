@@ -8,9 +8,9 @@ use anyhow::Context;
 use clap::Parser;
 use identity::cli::{self, Cli, Command, KeysCommand, Refusal};
 use identity::configuration::{LayeredSource, Settings};
-use identity::otlp_traces::OtlpTraces;
+use identity::observability::otlp_traces::OtlpTraces;
+use identity::observability::telemetry;
 use identity::startup::Application;
-use identity::telemetry;
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -17,16 +17,17 @@ use crate::auth::{AccessTokens, PasswordHasher, SigningKeys};
 use crate::clock::Clock;
 use crate::configuration::Settings;
 use crate::console::{self, ConsoleState};
+use crate::database::session_lookups::SessionLookups;
 use crate::email::email_templates::EmailTemplates;
 use crate::email::mail_delivery::MailDelivery;
 use crate::email::{OutboxSender, OutboxWaker};
 use crate::grpc::{self, GrpcServices};
+use crate::observability::health_watcher;
 use crate::rate_limit::RateLimiter;
-use crate::repositories::session_lookups::SessionLookups;
 use crate::services::{
     AccountService, AdminService, MaintenanceService, PasswordResetService, ServiceContext, TokenService,
 };
-use crate::{database, health_watcher, observability, purge_scheduler};
+use crate::{database, observability, purge_scheduler};
 
 /// A built, bound, not yet serving instance.
 pub struct Application {

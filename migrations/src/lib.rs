@@ -17,6 +17,10 @@ mod m20261125_000006_create_audit_events;
 mod m20261125_000007_create_email_outbox;
 mod m20261202_000008_add_refresh_token_parent;
 mod m20261202_000009_normalise_emails;
+mod m20261202_000010_create_groups;
+mod m20261202_000011_create_group_permissions;
+mod m20261202_000012_create_user_groups;
+mod m20261202_000013_create_user_permissions;
 
 /// Applies and reverts the migrations in order (`Migrator::up(&db, None)`).
 pub struct Migrator;
@@ -34,6 +38,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000007_create_email_outbox::Migration),
             Box::new(m20261202_000008_add_refresh_token_parent::Migration),
             Box::new(m20261202_000009_normalise_emails::Migration),
+            Box::new(m20261202_000010_create_groups::Migration),
+            Box::new(m20261202_000011_create_group_permissions::Migration),
+            Box::new(m20261202_000012_create_user_groups::Migration),
+            Box::new(m20261202_000013_create_user_permissions::Migration),
         ]
     }
 }

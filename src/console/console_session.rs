@@ -20,8 +20,6 @@ use crate::auth::AuthenticatedPrincipal;
 use crate::domain::{ClientInfo, TrustedProxies};
 use crate::services::{Operator, ServiceError};
 
-/// Longest user agent kept, as for gRPC callers.
-const MAX_USER_AGENT: usize = 256;
 /// The largest form the console accepts; its forms are a few fields.
 const MAX_FORM_BYTES: usize = 64 * 1024;
 
@@ -174,14 +172,11 @@ pub fn reached_over_https(headers: &HeaderMap, peer: Option<SocketAddr>, trusted
 pub fn client_info(headers: &HeaderMap, peer: Option<SocketAddr>, trusted: &TrustedProxies) -> ClientInfo {
     let user_agent = headers
         .get(header::USER_AGENT)
-        .and_then(|value| value.to_str().ok())
-        .map(|agent| agent.chars().take(MAX_USER_AGENT).collect());
+        .and_then(|value| value.to_str().ok());
     let forwarded_for = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|value| value.to_str().ok());
-    ClientInfo {
-        ip_address: peer.map(|addr| trusted.client_address(addr.ip(), forwarded_for).to_string()),
-        user_agent,
-    }
+    let address = peer.map(|addr| trusted.client_address(addr.ip(), forwarded_for));
+    ClientInfo::new(address, user_agent)
 }

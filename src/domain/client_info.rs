@@ -17,7 +17,19 @@ pub struct ClientInfo {
 /// /64 (RFC 6177), so a single client can use 2^64 addresses of its own.
 const IPV6_SUBSCRIBER_PREFIX: u8 = 64;
 
+/// Longest user agent kept; the rest is noise or an attempt to bloat the tables.
+const MAX_USER_AGENT_CHARS: usize = 256;
+
 impl ClientInfo {
+    /// The caller as a transport saw it: its address and its user agent, the latter cut
+    /// to 256 characters whatever the transport (gRPC metadata, the console's header).
+    pub fn new(address: Option<IpAddr>, user_agent: Option<&str>) -> Self {
+        Self {
+            ip_address: address.map(|address| address.to_string()),
+            user_agent: user_agent.map(|agent| agent.chars().take(MAX_USER_AGENT_CHARS).collect()),
+        }
+    }
+
     /// The key of per-address rate limits: an IPv4 address as is, an IPv6 address as
     /// its /64 network. Keyed on the full IPv6 address, one client could rotate through
     /// its /64 and never run out of budget.
@@ -37,6 +49,14 @@ impl ClientInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_user_agent_is_kept_to_256_characters() {
+        let long = "é".repeat(300);
+        let client = ClientInfo::new(Some(IpAddr::from([192, 0, 2, 1])), Some(&long));
+        assert_eq!(client.user_agent.map(|agent| agent.chars().count()), Some(256));
+        assert_eq!(client.ip_address.as_deref(), Some("192.0.2.1"));
+    }
 
     fn from(address: Option<&str>) -> ClientInfo {
         ClientInfo {

@@ -16,4 +16,10 @@ pub enum InputError {
     PasswordTooWeak { feedback: String },
     #[error("is not a token this service issued")]
     TokenMalformed,
+    #[error(
+        "must be two or more dot-separated parts of a-z, 0-9 and _, at most 100 characters (billing.view_invoice)"
+    )]
+    PermissionInvalid,
+    #[error("must be 1 to 64 characters of a-z, 0-9, _ and -")]
+    GroupNameInvalid,
 }

@@ -5,10 +5,14 @@
 pub mod audit_event;
 pub mod email_outbox;
 pub mod email_verification_token;
+pub mod group;
+pub mod group_permission;
 pub mod password_reset_token;
 pub mod refresh_token;
 pub mod session;
 pub mod user;
+pub mod user_group;
+pub mod user_permission;
 
 #[cfg(test)]
 mod tests;

@@ -30,6 +30,10 @@ pub struct Model {
     pub audit_events: HasMany<super::audit_event::Entity>,
     #[sea_orm(has_many)]
     pub email_outbox: HasMany<super::email_outbox::Entity>,
+    #[sea_orm(has_many)]
+    pub user_groups: HasMany<super::user_group::Entity>,
+    #[sea_orm(has_many)]
+    pub user_permissions: HasMany<super::user_permission::Entity>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

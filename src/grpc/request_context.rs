@@ -5,24 +5,17 @@ use tonic::Request;
 use super::client_address::ClientAddress;
 use crate::domain::ClientInfo;
 
-/// Longest user agent kept; the rest is noise or an attempt to bloat the tables.
-const MAX_USER_AGENT: usize = 256;
-
 /// The caller: the address `client_address` settled for this request (the peer, or the
 /// one a trusted proxy forwarded), and its user agent.
 pub fn client_info<T>(request: &Request<T>) -> ClientInfo {
     let user_agent = request
         .metadata()
         .get("user-agent")
-        .and_then(|value| value.to_str().ok())
-        .map(|agent| agent.chars().take(MAX_USER_AGENT).collect());
+        .and_then(|value| value.to_str().ok());
     let address = request
         .extensions()
         .get::<ClientAddress>()
         .map(|client| client.0)
         .or_else(|| request.remote_addr().map(|addr| addr.ip()));
-    ClientInfo {
-        ip_address: address.map(|address| address.to_string()),
-        user_agent,
-    }
+    ClientInfo::new(address, user_agent)
 }

@@ -68,7 +68,7 @@ where
             otel.name = %path.trim_start_matches('/'),
             otel.kind = "server",
         );
-        crate::otlp_traces::continue_trace(&span, request.headers());
+        crate::observability::otlp_traces::continue_trace(&span, request.headers());
         // The inner service may do work in `call` itself, before its future runs.
         let response =
             span.in_scope(|| REQUEST_ID.sync_scope(request_id.clone(), || self.inner.call(request)));

@@ -44,6 +44,10 @@ pub enum Reason {
     NotSuperuser,
     SelfLockout,
     LastSuperuser,
+    PermissionInvalid,
+    GroupNameInvalid,
+    GroupNotFound,
+    GroupExists,
     RateLimited,
     Overloaded,
     DatabaseUnavailable,
@@ -79,6 +83,10 @@ impl Reason {
             Self::NotSuperuser => "NOT_SUPERUSER",
             Self::SelfLockout => "SELF_LOCKOUT",
             Self::LastSuperuser => "LAST_SUPERUSER",
+            Self::PermissionInvalid => "PERMISSION_INVALID",
+            Self::GroupNameInvalid => "GROUP_NAME_INVALID",
+            Self::GroupNotFound => "GROUP_NOT_FOUND",
+            Self::GroupExists => "GROUP_EXISTS",
             Self::RateLimited => "RATE_LIMITED",
             Self::Overloaded => "OVERLOADED",
             Self::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
@@ -97,6 +105,16 @@ impl From<ServiceError> for Status {
                 AlreadyExists,
                 Reason::EmailTaken,
                 "an account with this email already exists",
+            ),
+            E::GroupExists => status(
+                AlreadyExists,
+                Reason::GroupExists,
+                "a group with this name already exists",
+            ),
+            E::GroupNotFound => status(
+                NotFound,
+                Reason::GroupNotFound,
+                "there is no group with this name",
             ),
             E::VerificationTokenNotFound => status(
                 NotFound,
@@ -243,6 +261,8 @@ pub fn input_reason(error: &InputError) -> Reason {
         InputError::PasswordTooLong { .. } => Reason::PasswordTooLong,
         InputError::PasswordTooWeak { .. } => Reason::PasswordTooWeak,
         InputError::TokenMalformed => Reason::TokenMalformed,
+        InputError::PermissionInvalid => Reason::PermissionInvalid,
+        InputError::GroupNameInvalid => Reason::GroupNameInvalid,
     }
 }
 

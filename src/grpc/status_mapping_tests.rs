@@ -68,6 +68,8 @@ fn every_service_error_maps_to_its_design_row() {
         (E::NotSuperuser, Code::PermissionDenied, "NOT_SUPERUSER"),
         (E::SelfLockout, Code::FailedPrecondition, "SELF_LOCKOUT"),
         (E::LastSuperuser, Code::FailedPrecondition, "LAST_SUPERUSER"),
+        (E::GroupNotFound, Code::NotFound, "GROUP_NOT_FOUND"),
+        (E::GroupExists, Code::AlreadyExists, "GROUP_EXISTS"),
         (
             E::RateLimited {
                 retry_after: Duration::from_secs(3),
@@ -178,6 +180,8 @@ fn input_errors_map_to_their_reasons() {
             "PASSWORD_TOO_WEAK",
         ),
         (InputError::TokenMalformed, "TOKEN_MALFORMED"),
+        (InputError::PermissionInvalid, "PERMISSION_INVALID"),
+        (InputError::GroupNameInvalid, "GROUP_NAME_INVALID"),
     ];
     for (error, reason) in rows {
         assert_eq!(input_reason(&error).as_str(), reason);

@@ -1,4 +1,6 @@
-//! Prometheus metrics and the HTTP probe endpoint (`/metrics`, `/healthz`, `/readyz`).
+//! What the service tells its operators about itself: logs (`telemetry`), traces
+//! (`otlp_traces`), health (`health_watcher`), and Prometheus metrics with the HTTP
+//! probe endpoint (`/metrics`, `/healthz`, `/readyz`).
 //!
 //! Every component records through the `metrics` facade (`metrics::counter!` and
 //! friends); this module installs the one process-wide recorder that renders them. A
@@ -6,8 +8,11 @@
 //! installed only once: the first build installs it and every later one renders the same
 //! handle.
 
+pub mod health_watcher;
+pub mod otlp_traces;
 pub mod outbox_gauges;
 pub mod probe_server;
+pub mod telemetry;
 
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 
 use super::audit_log::{self, AuditKind};
 use super::session_revocation::{self, Revocation};
-use super::user_row::to_user;
+use super::stored_rows::to_user;
 use super::{ServiceContext, ServiceError, email_request, password_attempts, signup_protection};
 use crate::auth::{AuthenticatedPrincipal, PasswordCheck};
 use crate::domain::{ClientInfo, EmailAddress, NewPassword, OpaqueToken, PasswordAttempt, User};

@@ -12,9 +12,9 @@ pub mod service_context;
 pub mod service_error;
 pub mod session_revocation;
 pub mod signup_protection;
+pub mod stored_rows;
 pub mod superuser_service;
 pub mod token_service;
-pub mod user_row;
 
 pub use account_service::{AccountService, ChangePasswordCommand, SignupCommand};
 pub use admin_service::{AdminService, Operator};

@@ -3,7 +3,7 @@
 
 use super::audit_log::AuditKind;
 use super::session_revocation::{self, Revocation};
-use super::user_row::to_user;
+use super::stored_rows::to_user;
 use super::{ServiceContext, ServiceError, email_request};
 use crate::domain::{ClientInfo, EmailAddress, NewPassword, OpaqueToken};
 use crate::email::outbox::{self, OutboxEmail};

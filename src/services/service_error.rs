@@ -55,6 +55,10 @@ pub enum ServiceError {
     UserNotFound,
     #[error("session not found")]
     SessionNotFound,
+    #[error("group not found")]
+    GroupNotFound,
+    #[error("group name taken")]
+    GroupExists,
     #[error("caller is not staff")]
     NotStaff,
     #[error("caller is not a superuser")]

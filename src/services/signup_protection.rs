@@ -43,5 +43,7 @@ pub async fn answer_taken_email(
         is_superuser: false,
         date_joined: now,
         last_login: None,
+        groups: Vec::new(),
+        permissions: Vec::new(),
     })
 }

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::audit_log::{self, AuditKind};
-use super::user_row::to_user;
+use super::stored_rows::to_user;
 use super::{ServiceContext, ServiceError};
 use crate::domain::{ClientInfo, EmailAddress, NewPassword, User};
 use crate::repositories::db_error::UniqueViolationExt;

@@ -36,6 +36,7 @@ mod health;
 mod health_check_cli;
 mod infra_selftest;
 mod jwks_over_http;
+mod layering;
 mod lifecycle;
 mod login;
 mod metrics;

@@ -27,11 +27,11 @@ pub const STRONG_PASSWORD: &str = "correct horse battery staple";
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     let format = Some(identity::configuration::LogFormat::Pretty);
     let subscriber = if std::env::var("TEST_LOG").is_ok() {
-        identity::telemetry::subscriber(format, "info", std::io::stdout)
+        identity::observability::telemetry::subscriber(format, "info", std::io::stdout)
     } else {
-        identity::telemetry::subscriber(format, "info", std::io::sink)
+        identity::observability::telemetry::subscriber(format, "info", std::io::sink)
     };
-    let _ = identity::telemetry::install(subscriber);
+    let _ = identity::observability::telemetry::install(subscriber);
 });
 
 /// One running server and what a test needs to drive it.

@@ -15,7 +15,7 @@ use crate::repositories::{session_repository, transaction, user_repository};
 use crate::services::ServiceError;
 use crate::services::audit_log::{self, AuditKind};
 use crate::services::session_revocation::{self, Revocation};
-use crate::services::user_row::to_user;
+use crate::services::stored_rows::to_user;
 
 impl AdminService {
     /// Sets the requested flags and leaves the others alone. Disabling an account also

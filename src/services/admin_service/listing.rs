@@ -12,7 +12,7 @@ use crate::entities::audit_event;
 use crate::repositories::audit_event_repository::{self, AuditEventFilter};
 use crate::repositories::user_repository::{self, UserFilter};
 use crate::services::ServiceError;
-use crate::services::user_row::to_user;
+use crate::services::stored_rows::to_user;
 
 /// One entry of the audit trail, as operators read it.
 #[derive(Clone, Debug, PartialEq)]

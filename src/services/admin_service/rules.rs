@@ -120,6 +120,8 @@ mod tests {
             is_superuser,
             date_joined: Utc::now(),
             last_login: None,
+            groups: Vec::new(),
+            permissions: Vec::new(),
         }
     }
 

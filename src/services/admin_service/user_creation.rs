@@ -13,7 +13,7 @@ use crate::repositories::db_error::UniqueViolationExt;
 use crate::repositories::{transaction, user_repository};
 use crate::services::ServiceError;
 use crate::services::audit_log::{self, AuditKind};
-use crate::services::user_row::to_user;
+use crate::services::stored_rows::to_user;
 
 /// A new account as an operator asks for it. Unset flags keep Signup's defaults: active,
 /// unverified, no privileges.

@@ -8,10 +8,11 @@ use super::AdminService;
 use super::changes::locked_target;
 use super::rules::{self, Operator};
 use crate::domain::{ClientInfo, Session};
-use crate::entities::session;
+
 use crate::repositories::{session_repository, transaction, user_repository};
 use crate::services::ServiceError;
 use crate::services::audit_log::{self, AuditKind};
+use crate::services::stored_rows::to_session;
 
 impl AdminService {
     /// The live sessions of an account, newest first. None is `current`: that flag is
@@ -33,7 +34,7 @@ impl AdminService {
         }
         let rows =
             session_repository::list_live_for_user(&self.ctx.db, user_id, self.ctx.clock.now()).await?;
-        Ok(rows.into_iter().map(to_session).collect())
+        Ok(rows.into_iter().map(|row| to_session(row, None)).collect())
     }
 
     /// Revokes one session of an account. A session of another account, an unknown one
@@ -68,18 +69,5 @@ impl AdminService {
         .await?;
         txn.commit().await?;
         Ok(())
-    }
-}
-
-fn to_session(row: session::Model) -> Session {
-    Session {
-        id: row.id,
-        created_at: row.created_at,
-        last_used_at: row.last_used_at,
-        expires_at: row.expires_at,
-        user_agent: row.user_agent,
-        ip_address: row.ip_address,
-        device_name: row.device_name,
-        current: false,
     }
 }

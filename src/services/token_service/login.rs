@@ -11,7 +11,7 @@ use crate::email::outbox::{self, OutboxEmail};
 use crate::entities::user;
 use crate::repositories::{session_repository, transaction, user_repository};
 use crate::services::audit_log::{self, AuditKind};
-use crate::services::user_row::to_user;
+use crate::services::stored_rows::to_user;
 use crate::services::{ServiceError, password_attempts};
 
 /// A validated Login request.

@@ -15,9 +15,9 @@ use super::{ServiceContext, ServiceError};
 use crate::auth::AccessTokens;
 use crate::clock::to_time_delta;
 use crate::configuration::TokenSettings;
+use crate::database::session_lookups::SessionLookups;
 use crate::domain::{OpaqueToken, TokenPair};
 use crate::repositories::refresh_token_repository::{self, NewRefreshToken};
-use crate::repositories::session_lookups::SessionLookups;
 
 /// Sessions and the tokens that prove them.
 #[derive(Clone)]

@@ -26,7 +26,7 @@ use crate::repositories::refresh_token_repository::{self, RefreshConsumption};
 use crate::repositories::{session_repository, transaction, user_repository};
 use crate::services::ServiceError;
 use crate::services::audit_log::{self, AuditKind};
-use crate::services::user_row::to_user;
+use crate::services::stored_rows::to_user;
 
 impl TokenService {
     /// Rotates `token`: consumes it and issues the next pair in the same session.

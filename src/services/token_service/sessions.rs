@@ -6,13 +6,13 @@ use uuid::Uuid;
 use super::TokenService;
 use crate::auth::{AccessTokenError, AuthenticatedPrincipal};
 use crate::domain::{ClientInfo, Session};
-use crate::entities::session;
+
 use crate::repositories::{session_repository, transaction};
 use crate::services::ServiceError;
 use crate::services::admin_service::{Page, PageRequest};
 use crate::services::audit_log::{self, AuditKind};
 use crate::services::session_revocation::{self, Revocation};
-use crate::services::user_row::to_user;
+use crate::services::stored_rows::{to_session, to_user};
 
 impl TokenService {
     /// Checks an access token as every bearer RPC does: signature (EdDSA only, known
@@ -76,7 +76,7 @@ impl TokenService {
             rows,
             &page,
             |row| (row.created_at, row.id),
-            |row| Ok::<_, ServiceError>(to_session(row, principal.session_id)),
+            |row| Ok::<_, ServiceError>(to_session(row, Some(principal.session_id))),
         )
     }
 
@@ -135,18 +135,5 @@ impl TokenService {
         let revoked = session_revocation::revoke_and_record(&txn, revocation, event, now).await?;
         txn.commit().await?;
         Ok(revoked)
-    }
-}
-
-fn to_session(row: session::Model, current: Uuid) -> Session {
-    Session {
-        current: row.id == current,
-        id: row.id,
-        created_at: row.created_at,
-        last_used_at: row.last_used_at,
-        expires_at: row.expires_at,
-        user_agent: row.user_agent,
-        ip_address: row.ip_address,
-        device_name: row.device_name,
     }
 }

@@ -4,6 +4,8 @@
 //! into domain types, call a service and present the outcome; unlike a server, they print
 //! to stdout, which is why `print_stdout` is allowed here and nowhere else.
 
+pub mod health_check;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,7 +22,7 @@ use crate::configuration::{LayeredSource, Settings, effective};
 use crate::database;
 use crate::domain::password::PasswordPolicy;
 use crate::domain::{EmailAddress, NewPassword, User};
-use crate::health_check;
+
 use crate::services::{MaintenanceService, PurgeReport, ServiceContext, ServiceError, SuperuserService};
 
 /// gRPC identity service: signup, email verification, login, sessions, password reset.

@@ -10,7 +10,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{EnvFilter, Registry};
 
 use crate::configuration::LogFormat;
-use crate::otlp_traces::OtlpTraces;
+use crate::observability::otlp_traces::OtlpTraces;
 
 /// A subscriber writing to `sink`, filtered by `RUST_LOG` (else `default_filter`).
 /// `format` `None` picks pretty on a terminal and JSON otherwise (log collectors).

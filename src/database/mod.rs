@@ -1,4 +1,27 @@
-//! Connecting to SQLite or PostgreSQL, applying migrations, probing reachability.
+//! The database as infrastructure: connecting to SQLite or PostgreSQL, applying the
+//! migrations, probing reachability, and the hot path's own machinery, which is
+//! concurrency plumbing rather than one table's queries (those are `repositories`):
+//!
+//! - `held_connection`: one connection kept out of the pool for back-to-back queries;
+//! - `session_lookups`: bearer checks that wait together share one session query.
+//!
+//! **Coupling to sqlx under SeaORM.** Both reach below SeaORM's API: `HeldConnection`
+//! opens a raw sqlx connection with the connect options of SeaORM's pool
+//! (`get_sqlite_connection_pool` / `get_postgres_connection_pool`), binds statements with
+//! `sea-query-sqlx`'s `SqlxValues` as SeaORM does, and implements SeaORM's
+//! `ConnectionTrait` over it, turning sqlx errors into SeaORM's `DbErr` kinds so that a
+//! dropped connection still maps to `DATABASE_UNAVAILABLE`. Built against sea-orm 2.0,
+//! sqlx 0.9 and sea-query-sqlx 0.9 (all three move together: the sqlx re-exported by
+//! sea-orm must be the one sea-query-sqlx binds for). An upgrade can break: the pool
+//! accessors, the `ConnectionTrait` method set, the `DbErr`/`RuntimeErr` variants the
+//! error mapping relies on, and the connect-option and ping behaviour that
+//! `PING_WHEN_IDLE_FOR` tunes. What catches it: `database_round_trips` (one statement per
+//! bearer check, no ping while hot, one after idling, on PostgreSQL through a wire tap),
+//! `database_faults::bearer_checks_get_a_fresh_connection_after_the_database_drops_theirs`,
+//! `database::held_connection::tests` and `database::session_lookups::tests`.
+
+pub mod held_connection;
+pub mod session_lookups;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -23,11 +23,17 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::held_connection::HeldConnection;
-use super::session_repository;
 use crate::entities::{session, user};
+use crate::repositories::session_repository;
 
 /// The most checks one query answers. A power of two, see [`distinct_padded`].
 const MAX_BATCH: usize = 64;
+
+/// Checks that may wait for the next queries. Each is a request in flight, so the
+/// server's concurrency limits already bound them; this bound keeps a burst past those
+/// (or a stalled database) from growing the queue without limit: a check that finds it
+/// full waits for room, as it would wait for a pooled connection.
+const MAX_WAITING: usize = 16 * MAX_BATCH;
 
 /// Looks up sessions with their users, sharing each query among the checks waiting for it.
 #[derive(Clone)]
@@ -88,7 +94,7 @@ type Reply<V, E> = oneshot::Sender<Result<Option<V>, E>>;
 /// A queue of keys in front of one task that answers them in batches, one batch at a time:
 /// keys that arrive while a batch is running wait for the next one.
 struct Batches<K, V, E> {
-    queue: mpsc::UnboundedSender<(K, Reply<V, E>)>,
+    queue: mpsc::Sender<(K, Reply<V, E>)>,
 }
 
 impl<K, V, E> Clone for Batches<K, V, E> {
@@ -112,9 +118,7 @@ where
         F: Fn(Vec<K>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<HashMap<K, V>, E>> + Send,
     {
-        // Unbounded on purpose: each entry is a request in flight that awaits its answer,
-        // so the server's own concurrency limit bounds the queue.
-        let (queue, mut waiting) = mpsc::unbounded_channel::<(K, Reply<V, E>)>();
+        let (queue, mut waiting) = mpsc::channel::<(K, Reply<V, E>)>(MAX_WAITING);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
             while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -141,7 +145,7 @@ where
     /// batch's lookup panicked.
     async fn get(&self, key: K) -> Option<Result<Option<V>, E>> {
         let (reply, answer) = oneshot::channel();
-        self.queue.send((key, reply)).ok()?;
+        self.queue.send((key, reply)).await.ok()?;
         answer.await.ok()
     }
 }
@@ -251,6 +255,31 @@ mod tests {
             vec![vec![1], vec![2, 3, 3]],
             "one query for the three late keys"
         );
+    }
+
+    #[tokio::test]
+    async fn checks_past_the_queue_bound_wait_for_room_and_are_all_answered() {
+        let (lookup, batches, first) = RecordingLookup::with_a_query_running(1).await;
+        let keys: Vec<u32> = (0..u32::try_from(MAX_WAITING + 10).unwrap())
+            .map(|n| 20 + n % 50)
+            .collect();
+
+        let mut waiting = Box::pin(join_all(keys.iter().map(|key| batches.get(*key))));
+        assert!(
+            poll!(&mut waiting).is_pending(),
+            "the queue is full; the rest wait"
+        );
+        lookup.release();
+
+        assert_eq!(first.await.unwrap(), Some(Ok(Some(2))));
+        let answers = waiting.await;
+        assert!(
+            answers
+                .iter()
+                .zip(&keys)
+                .all(|(answer, key)| *answer == Some(Ok(Some(key * 2))))
+        );
+        assert!(lookup.batches().iter().all(|batch| batch.len() <= MAX_BATCH));
     }
 
     #[tokio::test]

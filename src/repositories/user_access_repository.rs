@@ -1,0 +1,202 @@
+//! The `user_groups` and `user_permissions` tables, and the two reads every authorization
+//! answer is made of: a user's groups and effective permissions (one query for any number
+//! of users), and whether one user holds one permission (one query, whatever the number of
+//! permissions or groups).
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query, SelectStatement, UnionType};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::domain::Permission;
+use crate::entities::{group, group_permission, user_group, user_permission};
+
+/// One fact about a user's access, as the access query returns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccessFact {
+    /// Member of the group with this name.
+    Group(String),
+    /// Holds this permission, through a group or directly.
+    Permission(String),
+}
+
+/// Makes the user a member of the group; already one, nothing changes.
+#[tracing::instrument(skip_all, fields(user_id = %user_id, group_id = %group_id))]
+pub async fn add_to_group(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    group_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let row = user_group::ActiveModel {
+        user_id: Set(user_id),
+        group_id: Set(group_id),
+        created_at: Set(now),
+    };
+    let keep = OnConflict::columns([user_group::Column::UserId, user_group::Column::GroupId])
+        .do_nothing()
+        .to_owned();
+    user_group::Entity::insert(row)
+        .on_conflict(keep)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Ends the membership; `false` when there was none.
+#[tracing::instrument(skip_all, fields(user_id = %user_id, group_id = %group_id))]
+pub async fn remove_from_group(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    group_id: Uuid,
+) -> Result<bool, DbErr> {
+    let result = user_group::Entity::delete_many()
+        .filter(user_group::Column::UserId.eq(user_id))
+        .filter(user_group::Column::GroupId.eq(group_id))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// Grants the permission to the user directly; already granted, nothing changes.
+#[tracing::instrument(skip_all, fields(user_id = %user_id))]
+pub async fn grant(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    permission: &Permission,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let row = user_permission::ActiveModel {
+        user_id: Set(user_id),
+        permission: Set(permission.as_str().to_owned()),
+        created_at: Set(now),
+    };
+    let keep = OnConflict::columns([
+        user_permission::Column::UserId,
+        user_permission::Column::Permission,
+    ])
+    .do_nothing()
+    .to_owned();
+    user_permission::Entity::insert(row)
+        .on_conflict(keep)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Revokes the user's direct grant; `false` when there was none.
+#[tracing::instrument(skip_all, fields(user_id = %user_id))]
+pub async fn revoke(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    permission: &Permission,
+) -> Result<bool, DbErr> {
+    let result = user_permission::Entity::delete_many()
+        .filter(user_permission::Column::UserId.eq(user_id))
+        .filter(user_permission::Column::Permission.eq(permission.as_str()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// Every group and effective permission of `user_ids`, in one query: the groups, the
+/// groups' permissions and the direct grants, each read through a primary key.
+/// Permissions may come more than once (a group and a grant); the caller dedups.
+#[tracing::instrument(skip_all, fields(users = user_ids.len()))]
+pub async fn access_of(
+    db: &impl ConnectionTrait,
+    user_ids: &[Uuid],
+) -> Result<Vec<(Uuid, AccessFact)>, DbErr> {
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = || user_ids.iter().copied();
+    let mut query = memberships("g", (group::Entity, group::Column::Name))
+        .and_where(Expr::col((user_group::Entity, user_group::Column::UserId)).is_in(ids()))
+        .to_owned();
+    let through_groups = memberships(
+        "p",
+        (group_permission::Entity, group_permission::Column::Permission),
+    )
+    .inner_join(
+        group_permission::Entity,
+        Expr::col((group_permission::Entity, group_permission::Column::GroupId))
+            .equals((user_group::Entity, user_group::Column::GroupId)),
+    )
+    .and_where(Expr::col((user_group::Entity, user_group::Column::UserId)).is_in(ids()))
+    .to_owned();
+    let direct = Query::select()
+        .expr_as(Expr::col(user_permission::Column::UserId), Alias::new("user_id"))
+        .expr_as(Expr::val("p"), Alias::new("kind"))
+        .expr_as(
+            Expr::col(user_permission::Column::Permission),
+            Alias::new("value"),
+        )
+        .from(user_permission::Entity)
+        .and_where(Expr::col(user_permission::Column::UserId).is_in(ids()))
+        .to_owned();
+    query
+        .union(UnionType::All, through_groups)
+        .union(UnionType::All, direct);
+    let rows = db.query_all(&query).await?;
+    rows.iter()
+        .map(|row| {
+            let user_id: Uuid = row.try_get("", "user_id")?;
+            let kind: String = row.try_get("", "kind")?;
+            let value: String = row.try_get("", "value")?;
+            Ok(match kind.as_str() {
+                "g" => (user_id, AccessFact::Group(value)),
+                _ => (user_id, AccessFact::Permission(value)),
+            })
+        })
+        .collect()
+}
+
+/// Whether the user holds `permission`, through a group or directly: one query.
+#[tracing::instrument(skip_all, fields(user_id = %user_id))]
+pub async fn holds(db: &impl ConnectionTrait, user_id: Uuid, permission: &Permission) -> Result<bool, DbErr> {
+    let mut query = Query::select()
+        .expr_as(Expr::val(1), Alias::new("found"))
+        .from(user_permission::Entity)
+        .and_where(Expr::col(user_permission::Column::UserId).eq(user_id))
+        .and_where(Expr::col(user_permission::Column::Permission).eq(permission.as_str()))
+        .to_owned();
+    let through_groups = Query::select()
+        .expr_as(Expr::val(1), Alias::new("found"))
+        .from(user_group::Entity)
+        .inner_join(
+            group_permission::Entity,
+            Expr::col((group_permission::Entity, group_permission::Column::GroupId))
+                .equals((user_group::Entity, user_group::Column::GroupId)),
+        )
+        .and_where(Expr::col((user_group::Entity, user_group::Column::UserId)).eq(user_id))
+        .and_where(
+            Expr::col((group_permission::Entity, group_permission::Column::Permission))
+                .eq(permission.as_str()),
+        )
+        .to_owned();
+    query.union(UnionType::All, through_groups);
+    Ok(db.query_one(&query).await?.is_some())
+}
+
+/// `user_id, kind, value` rows of `user_groups` joined to `groups`, `value` taken from
+/// `column`.
+fn memberships<C>(kind: &str, column: C) -> SelectStatement
+where
+    C: sea_orm::sea_query::IntoColumnRef,
+{
+    Query::select()
+        .expr_as(
+            Expr::col((user_group::Entity, user_group::Column::UserId)),
+            Alias::new("user_id"),
+        )
+        .expr_as(Expr::val(kind), Alias::new("kind"))
+        .expr_as(Expr::col(column), Alias::new("value"))
+        .from(user_group::Entity)
+        .inner_join(
+            group::Entity,
+            Expr::col((group::Entity, group::Column::Id))
+                .equals((user_group::Entity, user_group::Column::GroupId)),
+        )
+        .to_owned()
+}
