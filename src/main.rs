@@ -71,6 +71,8 @@ async fn run(command: Command, settings: Settings, source: &LayeredSource) -> an
             Ok(())
         }
         Command::HealthCheck(args) => cli::health_check(args, &settings).await,
+        Command::Groups { command } => cli::access_commands::groups(command, &settings).await,
+        Command::Users { command } => cli::access_commands::users(command, &settings).await,
         Command::Config { list } => {
             cli::print_configuration(&settings, source, list);
             Ok(())

@@ -138,6 +138,13 @@ impl TokenService for Ceiling {
         Err(not_measured())
     }
 
+    async fn check_permission(
+        &self,
+        _: Request<proto::CheckPermissionRequest>,
+    ) -> Result<Response<proto::CheckPermissionResponse>, Status> {
+        Err(not_measured())
+    }
+
     async fn revoke_session(
         &self,
         _: Request<proto::RevokeSessionRequest>,

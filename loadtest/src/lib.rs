@@ -26,7 +26,8 @@ use crate::options::{BenchOptions, Scenario};
 use crate::preparation::{BENCH_PASSWORD, MailDir};
 use crate::report::{LoadShape, Report};
 use crate::workers::{
-    Check, GetAccount, GetJwks, HealthCheck, Login, Mixed, Refresh, Signup, Validate, VerifyEmail,
+    Check, CheckPermission, GetAccount, GetJwks, HealthCheck, Login, Mixed, Refresh, Signup, Validate,
+    VerifyEmail,
 };
 
 /// A load report, or the hashing limit.
@@ -86,7 +87,12 @@ async fn run_against_server(options: &BenchOptions) -> anyhow::Result<Outcome> {
     let target = options.target.clone();
     let needs_sessions = matches!(
         options.scenario,
-        Scenario::Validate | Scenario::Check | Scenario::GetAccount | Scenario::Refresh | Scenario::Mixed
+        Scenario::Validate
+            | Scenario::Check
+            | Scenario::CheckPermission
+            | Scenario::GetAccount
+            | Scenario::Refresh
+            | Scenario::Mixed
     );
     match options.scenario {
         Scenario::Health => {
@@ -171,6 +177,11 @@ fn session_worker(
             AuthorizationClient::new(channel),
             &pair.access_token,
         ))),
+        Scenario::CheckPermission => SessionWorker::CheckPermission(CheckPermission {
+            client: tokens,
+            access_token: pair.access_token,
+            permission: "billing.view_invoice".to_owned(),
+        }),
         Scenario::GetAccount => SessionWorker::GetAccount(get_account),
         Scenario::Refresh => SessionWorker::Refresh(refresh),
         _ => SessionWorker::Mixed(Box::new(Mixed {
@@ -191,6 +202,7 @@ fn session_worker(
 enum SessionWorker {
     Validate(Validate),
     Check(Box<Check>),
+    CheckPermission(CheckPermission),
     GetAccount(GetAccount),
     Refresh(Refresh),
     Mixed(Box<Mixed>),
@@ -201,6 +213,7 @@ impl Worker for SessionWorker {
         match self {
             Self::Validate(worker) => worker.call().await,
             Self::Check(worker) => worker.call().await,
+            Self::CheckPermission(worker) => worker.call().await,
             Self::GetAccount(worker) => worker.call().await,
             Self::Refresh(worker) => worker.call().await,
             Self::Mixed(worker) => worker.call().await,

@@ -70,6 +70,9 @@ pub enum Scenario {
     GetJwks,
     /// Envoy's ext_authz Check (`envoy.service.auth.v3.Authorization`) of a live bearer.
     Check,
+    /// CheckPermission of a live token for a permission it does not hold (the full path:
+    /// the token, its session, then the permission query).
+    CheckPermission,
     /// A blend: validate 60 %, get-account 15 %, refresh 15 %, health 5 %, login 5 %.
     Mixed,
     /// Ceiling: a bare tonic unary service in-process, answering with its input.
@@ -179,6 +182,7 @@ mod tests {
             ("health", Scenario::Health),
             ("get-jwks", Scenario::GetJwks),
             ("check", Scenario::Check),
+            ("check-permission", Scenario::CheckPermission),
             ("mixed", Scenario::Mixed),
             ("echo", Scenario::Echo),
             ("echo-verify", Scenario::EchoVerify),

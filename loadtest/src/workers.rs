@@ -58,6 +58,23 @@ impl Worker for Validate {
     }
 }
 
+/// CheckPermission of one live token for `permission`.
+pub struct CheckPermission {
+    pub client: TokenServiceClient<Channel>,
+    pub access_token: String,
+    pub permission: String,
+}
+
+impl Worker for CheckPermission {
+    async fn call(&mut self) -> Outcome {
+        let request = proto::CheckPermissionRequest {
+            access_token: self.access_token.clone(),
+            permission: self.permission.clone(),
+        };
+        done(self.client.check_permission(request).await)
+    }
+}
+
 /// Envoy's ext_authz Check of a request carrying `access_token` as its bearer, as the
 /// filter sends it; a denial counts as an error.
 pub struct Check {

@@ -1,7 +1,7 @@
 //! Access tokens: EdDSA-signed JWTs, issued at login and refresh, verified on every bearer
 //! RPC and by `ValidateAccessToken`.
 //!
-//! Claims `iss aud sub(user id) sid(session id) iat exp jti`; header `alg: EdDSA`,
+//! Claims `iss aud sub(user id) sid(session id) iat exp jti groups perms`; header `alg: EdDSA`,
 //! `typ: JWT`, `kid` (see [`super::signing_keys`]). Verification trusts nothing the token
 //! says about how to check it: the algorithm is pinned to EdDSA whatever the header claims
 //! (so `alg: none` and HS256 keyed with our public key are refused), and the key is one of
@@ -23,8 +23,23 @@ use super::signing_keys::SigningKeys;
 use crate::clock::to_time_delta;
 use crate::configuration::JwtSettings;
 
-/// Ours are about 400 bytes; refusing far larger input bounds the work an attacker can ask for.
+/// Ours are about 400 bytes plus the access claims; refusing far larger input bounds the
+/// work an attacker can ask for.
 const MAX_TOKEN_LEN: usize = 4096;
+
+/// The most the `groups` and `perms` claims may take, as JSON. Past it both are left out
+/// and `perms_omitted: true` says so, so a token stays under [`MAX_TOKEN_LEN`] (base64 adds a
+/// third) and under the 8 KiB header limits of common proxies: its holder's verifier then
+/// asks `CheckPermission` instead of trusting a list it does not have.
+pub const MAX_ACCESS_CLAIMS_BYTES: usize = 2048;
+
+/// What a token says its holder may do, as at issue time: its `groups` and `perms` claims.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub groups: Vec<String>,
+    #[serde(rename = "perms")]
+    pub permissions: Vec<String>,
+}
 
 /// Issues and verifies access tokens with the keys of [`SigningKeys`].
 #[derive(Clone, Debug)]
@@ -45,6 +60,8 @@ pub struct VerifiedAccessToken {
     pub expires_at: DateTime<Utc>,
     /// The `jti` claim.
     pub token_id: String,
+    /// The `groups` and `perms` claims; `None` when they were left out for size.
+    pub access: Option<AccessClaims>,
 }
 
 /// Why an access token was refused. Deliberately coarse: the caller learns nothing that
@@ -66,6 +83,10 @@ struct Claims {
     iat: i64,
     exp: i64,
     jti: String,
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    access: Option<AccessClaims>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    perms_omitted: bool,
 }
 
 impl AccessTokens {
@@ -88,7 +109,8 @@ impl AccessTokens {
         }
     }
 
-    /// Returns the compact JWT and its expiry (`now` + the access token TTL, whole seconds).
+    /// Returns the compact JWT and its expiry (`now` + the access token TTL, whole seconds),
+    /// with empty `groups` and `perms`.
     ///
     /// # Errors
     /// The expiry is out of range, or signing failed (a key the signer cannot use).
@@ -98,6 +120,23 @@ impl AccessTokens {
         session_id: Uuid,
         now: DateTime<Utc>,
     ) -> anyhow::Result<(String, DateTime<Utc>)> {
+        self.issue_with_access(user_id, session_id, AccessClaims::default(), now)
+    }
+
+    /// As [`Self::issue`], the token carrying `access` unless it is larger than
+    /// [`MAX_ACCESS_CLAIMS_BYTES`] (then `perms_omitted: true` instead).
+    ///
+    /// # Errors
+    /// The expiry is out of range, or signing failed (a key the signer cannot use).
+    pub fn issue_with_access(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        access: AccessClaims,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<(String, DateTime<Utc>)> {
+        let size = serde_json::to_vec(&access).map_or(usize::MAX, |json| json.len());
+        let perms_omitted = size > MAX_ACCESS_CLAIMS_BYTES;
         let issued_at = now.timestamp();
         let expires_at = i64::try_from(self.ttl.as_secs())
             .ok()
@@ -112,6 +151,8 @@ impl AccessTokens {
             iat: issued_at,
             exp: expires_at.timestamp(),
             jti: Uuid::new_v4().to_string(),
+            access: (!perms_omitted).then_some(access),
+            perms_omitted,
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.keys.signing_kid().to_owned());
@@ -151,6 +192,7 @@ impl AccessTokens {
             session_id: Uuid::parse_str(&claims.sid).map_err(|_| AccessTokenError::Invalid)?,
             expires_at: DateTime::from_timestamp(claims.exp, 0).ok_or(AccessTokenError::Invalid)?,
             token_id: claims.jti,
+            access: claims.access,
         };
         // As jsonwebtoken would: expired once `now` is past `exp` plus the leeway.
         if verified.expires_at + to_time_delta(self.leeway) < now {
@@ -235,6 +277,37 @@ mod tests {
         for claim in ["iss", "aud", "sub", "sid", "iat", "exp", "jti"] {
             assert!(claims.get(claim).is_some(), "{claim} present");
         }
+    }
+
+    #[test]
+    fn claims_past_the_limit_are_left_out_and_said_so() {
+        let dir = key_dir();
+        let tokens = tokens_from(dir.path(), &settings());
+        let few = AccessClaims {
+            groups: vec!["billing".to_owned()],
+            permissions: vec!["billing.refund".to_owned()],
+        };
+        let (token, _) = tokens
+            .issue_with_access(Uuid::new_v4(), Uuid::new_v4(), few.clone(), Utc::now())
+            .unwrap();
+        let claims = payload_of(&token);
+        assert_eq!(claims["groups"], serde_json::json!(["billing"]));
+        assert_eq!(claims["perms"], serde_json::json!(["billing.refund"]));
+        assert!(claims.get("perms_omitted").is_none());
+        assert_eq!(tokens.verify(&token, Utc::now()).unwrap().access, Some(few));
+
+        let many = AccessClaims {
+            groups: Vec::new(),
+            permissions: (0..100).map(|n| format!("area.action_number_{n:03}")).collect(),
+        };
+        let (token, _) = tokens
+            .issue_with_access(Uuid::new_v4(), Uuid::new_v4(), many, Utc::now())
+            .unwrap();
+        let claims = payload_of(&token);
+        assert_eq!(claims["perms_omitted"], true);
+        assert!(claims.get("perms").is_none() && claims.get("groups").is_none());
+        assert!(token.len() < MAX_TOKEN_LEN);
+        assert_eq!(tokens.verify(&token, Utc::now()).unwrap().access, None);
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The `identity` command line: `serve` (the default), `migrate`, `create-superuser`,
-//! `purge-expired`, `keys generate`, `descriptor`, `health-check`; and the bodies of the two operator
+//! `purge-expired`, `keys generate`, `descriptor`, `health-check`, `groups`, `users`; and the bodies of the operator
 //! commands that talk to a person on the terminal. Like a gRPC handler, they parse input
 //! into domain types, call a service and present the outcome; unlike a server, they print
 //! to stdout, which is why `print_stdout` is allowed here and nowhere else.
 
+pub mod access_commands;
 pub mod health_check;
 
 use std::net::SocketAddr;
@@ -76,6 +77,17 @@ pub enum Command {
     /// Ask a running server over the gRPC health protocol whether it serves; exit 0 only
     /// when it answers SERVING (for container HEALTHCHECKs and exec probes).
     HealthCheck(HealthCheckArgs),
+    /// Groups and the permissions they give (list, create, delete), acting as a staff
+    /// account named with --as.
+    Groups {
+        #[command(subcommand)]
+        command: access_commands::GroupsCommand,
+    },
+    /// An account's direct permissions (grant, revoke), acting as a superuser named with --as.
+    Users {
+        #[command(subcommand)]
+        command: access_commands::UsersCommand,
+    },
 }
 
 /// `identity health-check`.

@@ -51,6 +51,14 @@ impl From<ServiceError> for ConsoleError {
                 StatusCode::NOT_FOUND,
                 "No such account: it may have been deleted.".to_owned(),
             ),
+            E::GroupNotFound => (
+                StatusCode::NOT_FOUND,
+                "No such group: it may have been deleted.".to_owned(),
+            ),
+            E::GroupExists => (
+                StatusCode::CONFLICT,
+                "A group with this name already exists.".to_owned(),
+            ),
             E::SessionNotFound => (
                 StatusCode::NOT_FOUND,
                 "No such live session: it may have ended already.".to_owned(),
@@ -61,7 +69,7 @@ impl From<ServiceError> for ConsoleError {
             ),
             E::NotSuperuser => (
                 StatusCode::FORBIDDEN,
-                "Only a superuser may change staff or superuser flags, or manage a privileged account."
+                "Only a superuser may change staff or superuser flags, groups and permissions, or manage a privileged account."
                     .to_owned(),
             ),
             E::SelfLockout => (
@@ -129,6 +137,8 @@ mod tests {
         assert_eq!(status(ServiceError::SelfLockout), StatusCode::FORBIDDEN);
         assert_eq!(status(ServiceError::UserNotFound), StatusCode::NOT_FOUND);
         assert_eq!(status(ServiceError::EmailTaken), StatusCode::CONFLICT);
+        assert_eq!(status(ServiceError::GroupNotFound), StatusCode::NOT_FOUND);
+        assert_eq!(status(ServiceError::GroupExists), StatusCode::CONFLICT);
         assert_eq!(status(ServiceError::SessionRevoked), StatusCode::UNAUTHORIZED);
     }
 }

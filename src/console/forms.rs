@@ -64,7 +64,8 @@ pub fn link(path: &str, pairs: &[(&str, &str)]) -> String {
     }
 }
 
-fn bad_form() -> ConsoleError {
+/// A form the console never renders (an unknown flag, action or value): a bad request.
+pub fn bad_form() -> ConsoleError {
     ConsoleError::new(
         axum::http::StatusCode::BAD_REQUEST,
         "This form asked for something the console does not do.",

@@ -11,6 +11,7 @@ mod console_error;
 mod console_session;
 mod csrf;
 mod forms;
+mod groups_pages;
 mod page_templates;
 pub mod renewals;
 mod security_headers;
@@ -64,6 +65,17 @@ pub fn router(state: ConsoleState) -> Router {
         .route(
             "/users/{id}/delete",
             get(user_detail::confirm_delete).post(user_detail::delete),
+        )
+        .route("/users/{id}/access", post(user_detail::change_access))
+        .route("/groups", get(groups_pages::list).post(groups_pages::create))
+        .route("/groups/{name}", get(groups_pages::show))
+        .route(
+            "/groups/{name}/permissions",
+            post(groups_pages::change_permissions),
+        )
+        .route(
+            "/groups/{name}/delete",
+            get(groups_pages::confirm_delete).post(groups_pages::delete),
         )
         .route("/audit", get(audit_page::list))
         .route("/sign-out", post(sign_in::sign_out))

@@ -19,7 +19,7 @@ macro_rules! embedded_templates {
     };
 }
 
-const TEMPLATES: [(&str, &str); 9] = embedded_templates![
+const TEMPLATES: [(&str, &str); 12] = embedded_templates![
     "layout.html",
     "signed_in.html",
     "sign_in.html",
@@ -29,6 +29,9 @@ const TEMPLATES: [(&str, &str); 9] = embedded_templates![
     "user_detail.html",
     "user_delete.html",
     "audit.html",
+    "groups.html",
+    "group_detail.html",
+    "group_delete.html",
 ];
 
 // Parsed once and shared by every request: the sources are compiled in, so there is

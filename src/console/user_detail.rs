@@ -1,4 +1,5 @@
-//! One account: its flags with toggle buttons, its live sessions with revoke buttons, its
+//! One account: its flags with toggle buttons, its groups and permissions with add and
+//! remove, its live sessions with revoke buttons, its
 //! recent audit events, and deletion behind a confirmation page. Every change is an
 //! AdminService call, so the permission ladder and the audit event naming the operator
 //! are the gRPC AdminService's own.
@@ -13,11 +14,11 @@ use uuid::Uuid;
 use super::ConsoleState;
 use super::console_error::ConsoleError;
 use super::console_session::SignedIn;
-use super::forms;
-use super::views::{self, DeleteUserPage, EventRow, SessionRow, UserDetailPage, UserRow};
+use super::views::{self, AccessSection, DeleteUserPage, EventRow, SessionRow, UserDetailPage, UserRow};
+use super::{forms, groups_pages};
 use crate::domain::User;
 use crate::services::admin_service::{
-    AuditEventQuery, EventSubject, Listing, PageRequest, UpdateUserCommand, UserLookup,
+    AccessChange, AuditEventQuery, EventSubject, Listing, PageRequest, UpdateUserCommand, UserLookup,
 };
 
 /// How many of the account's latest audit events the page shows.
@@ -47,10 +48,12 @@ pub async fn show(
         .admin
         .list_audit_events(&signed_in.operator, events_query)
         .await?;
+    let access = access_section(&state, &signed_in, &user).await?;
     Ok(views::render(&UserDetailPage {
         chrome: signed_in.chrome(),
         is_self: user.id == signed_in.operator.id(),
         user: UserRow::from(&user),
+        access,
         sessions: sessions.iter().map(SessionRow::from).collect(),
         events: events.items.iter().map(EventRow::from).collect(),
     }))
@@ -75,6 +78,41 @@ pub async fn change_flag(
     state
         .admin
         .update_user(&signed_in.operator, command, &signed_in.client)
+        .await?;
+    Ok(back_to(id))
+}
+
+/// Changes the account's access (`action` = `join`, `leave`, `grant` or `revoke`,
+/// `value` = the group or the permission): the four AdminService access RPCs.
+///
+/// # Errors
+/// A malformed form, a name of the wrong form, or what the service refuses.
+pub async fn change_access(
+    State(state): State<ConsoleState>,
+    Extension(signed_in): Extension<SignedIn>,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, ConsoleError> {
+    let id = forms::path_id(&id)?;
+    let field = |name: &str| form.get(name).map_or("", String::as_str);
+    let value = field("value");
+    let permission = || {
+        let mut parsed = groups_pages::permissions(value)?;
+        match (parsed.pop(), parsed.is_empty()) {
+            (Some(permission), true) => Ok(permission),
+            _ => Err(forms::bad_form()),
+        }
+    };
+    let change = match field("action") {
+        "join" => AccessChange::JoinGroup(groups_pages::group_name(value)?),
+        "leave" => AccessChange::LeaveGroup(groups_pages::group_name(value)?),
+        "grant" => AccessChange::Grant(permission()?),
+        "revoke" => AccessChange::Revoke(permission()?),
+        _ => return Err(forms::bad_form()),
+    };
+    state
+        .admin
+        .change_user_access(&signed_in.operator, Some(id), change, &signed_in.client)
         .await?;
     Ok(back_to(id))
 }
@@ -145,6 +183,33 @@ pub async fn delete(
         .delete_user(&signed_in.operator, Some(id), &signed_in.client)
         .await?;
     Ok(Redirect::to("/users?notice=deleted").into_response())
+}
+
+/// The account's groups, its direct grants, what it holds in all, and the groups it
+/// could join (the first page of them: enough for a console, whose list page has the rest).
+async fn access_section(
+    state: &ConsoleState,
+    signed_in: &SignedIn,
+    user: &User,
+) -> Result<AccessSection, ConsoleError> {
+    let direct = state
+        .admin
+        .direct_permissions(&signed_in.operator, user.id)
+        .await?;
+    let page = PageRequest::parse(Listing::Groups, i32::MAX, "").map_err(|_| ConsoleError::not_found())?;
+    let all = state.admin.list_groups(&signed_in.operator, page).await?;
+    let groups: Vec<String> = user.groups.iter().map(|name| name.as_str().to_owned()).collect();
+    Ok(AccessSection {
+        other_groups: all
+            .items
+            .iter()
+            .map(|group| group.name.as_str().to_owned())
+            .filter(|name| !groups.contains(name))
+            .collect(),
+        groups,
+        direct_permissions: views::names(&direct),
+        effective_permissions: views::names(&user.permissions),
+    })
 }
 
 async fn user(state: &ConsoleState, signed_in: &SignedIn, raw_id: &str) -> Result<User, ConsoleError> {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::page_templates;
-use crate::domain::{Session, User};
+use crate::domain::{Group, Permission, Session, User};
 use crate::services::admin_service::AuditEvent;
 
 /// A page's values, and the template that lays them out.
@@ -99,6 +99,8 @@ impl Page for NewUserPage {
 pub struct UserDetailPage {
     pub chrome: Chrome,
     pub user: UserRow,
+    /// What the account may do: its groups, its own grants, and all it holds.
+    pub access: AccessSection,
     pub sessions: Vec<SessionRow>,
     pub events: Vec<EventRow>,
     /// The operator looking at their own account.
@@ -107,6 +109,73 @@ pub struct UserDetailPage {
 
 impl Page for UserDetailPage {
     const TEMPLATE: &'static str = "console/user_detail.html";
+}
+
+/// An account's groups and permissions, and the groups it could join.
+#[derive(Serialize)]
+pub struct AccessSection {
+    pub groups: Vec<String>,
+    pub direct_permissions: Vec<String>,
+    pub effective_permissions: Vec<String>,
+    pub other_groups: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct GroupsPage {
+    pub chrome: Chrome,
+    pub groups: Vec<GroupRow>,
+    pub next_page: Option<String>,
+    pub notice: Option<&'static str>,
+}
+
+impl Page for GroupsPage {
+    const TEMPLATE: &'static str = "console/groups.html";
+}
+
+#[derive(Serialize)]
+pub struct GroupDetailPage {
+    pub chrome: Chrome,
+    pub group: GroupRow,
+}
+
+impl Page for GroupDetailPage {
+    const TEMPLATE: &'static str = "console/group_detail.html";
+}
+
+#[derive(Serialize)]
+pub struct DeleteGroupPage {
+    pub chrome: Chrome,
+    pub group: GroupRow,
+}
+
+impl Page for DeleteGroupPage {
+    const TEMPLATE: &'static str = "console/group_delete.html";
+}
+
+/// One group, formatted.
+#[derive(Serialize)]
+pub struct GroupRow {
+    pub name: String,
+    pub permissions: Vec<String>,
+    pub created_at: String,
+}
+
+impl From<&Group> for GroupRow {
+    fn from(group: &Group) -> Self {
+        Self {
+            name: group.name.as_str().to_owned(),
+            permissions: names(&group.permissions),
+            created_at: timestamp(group.created_at),
+        }
+    }
+}
+
+/// Permissions as the pages list them.
+pub fn names(permissions: &[Permission]) -> Vec<String> {
+    permissions
+        .iter()
+        .map(|permission| permission.as_str().to_owned())
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -269,10 +338,33 @@ mod tests {
         }
     }
 
+    fn hostile_list(full: bool) -> Vec<String> {
+        if full {
+            vec![HOSTILE.to_owned()]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn group(full: bool) -> GroupRow {
+        GroupRow {
+            name: HOSTILE.to_owned(),
+            permissions: hostile_list(full),
+            created_at: "c".to_owned(),
+        }
+    }
+
     fn detail(is_self: bool, is_superuser: bool, sessions: Vec<SessionRow>) -> String {
+        let full = !sessions.is_empty();
         html(&UserDetailPage {
             chrome: chrome(is_superuser),
             user: user(),
+            access: AccessSection {
+                groups: hostile_list(full),
+                direct_permissions: hostile_list(full),
+                effective_permissions: hostile_list(full),
+                other_groups: hostile_list(full),
+            },
             sessions,
             events: vec![event(Some("3f1c"))],
             is_self,
@@ -326,6 +418,20 @@ mod tests {
             pages.push(html(&DeleteUserPage {
                 chrome: chrome(full),
                 user: user(),
+            }));
+            pages.push(html(&GroupsPage {
+                chrome: chrome(full),
+                groups: if full { vec![group(full)] } else { Vec::new() },
+                next_page: full.then(|| "/groups?after=b".to_owned()),
+                notice: full.then_some("The group was deleted."),
+            }));
+            pages.push(html(&GroupDetailPage {
+                chrome: chrome(full),
+                group: group(full),
+            }));
+            pages.push(html(&DeleteGroupPage {
+                chrome: chrome(full),
+                group: group(full),
             }));
             for is_self in [false, true] {
                 pages.push(detail(

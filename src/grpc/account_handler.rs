@@ -112,7 +112,7 @@ impl AccountRpc for AccountHandler {
         request: Request<proto::GetAccountRequest>,
     ) -> Result<Response<proto::GetAccountResponse>, Status> {
         let principal = self.bearer.authenticate(&request).await?;
-        let user = self.accounts.get_account(&principal);
+        let user = self.accounts.get_account(&principal).await?;
         Ok(Response::new(proto::GetAccountResponse {
             user: Some(response_encoding::user(&user)),
         }))

@@ -4,10 +4,14 @@
 
 use tonic::{Request, Response, Status};
 
+use uuid::Uuid;
+
 use super::bearer_authentication::BearerAuthenticator;
+use super::request_decoding::FieldViolations;
 use super::{admin_request_decoding, request_context, response_encoding};
 use crate::proto;
 use crate::proto::admin_service_server::AdminService as AdminRpc;
+use crate::services::admin_service::AccessChange;
 use crate::services::{AdminService, Operator};
 
 /// Serves AdminService over the admin use cases.
@@ -25,6 +29,23 @@ impl AdminHandler {
     async fn operator<T>(&self, request: &Request<T>) -> Result<Operator, Status> {
         let principal = self.bearer.authenticate(request).await?;
         Ok(Operator::authorize(principal)?)
+    }
+
+    /// The four RPCs that change one account's access share everything but decoding; the
+    /// staff check still comes before the decoded request is looked at.
+    async fn change_user_access<T>(
+        &self,
+        request: &Request<T>,
+        decoded: Result<(Option<Uuid>, AccessChange), FieldViolations>,
+    ) -> Result<proto::User, Status> {
+        let operator = self.operator(request).await?;
+        let client = request_context::client_info(request);
+        let (user_id, change) = decoded?;
+        let user = self
+            .admin
+            .change_user_access(&operator, user_id, change, &client)
+            .await?;
+        Ok(response_encoding::user(&user))
     }
 }
 
@@ -111,5 +132,130 @@ impl AdminRpc for AdminHandler {
         let query = admin_request_decoding::list_audit_events(request.get_ref())?;
         let page = self.admin.list_audit_events(&operator, query).await?;
         Ok(Response::new(response_encoding::audit_events_page(&page)))
+    }
+    #[tracing::instrument(name = "identity.v1.AdminService/CreateGroup", skip_all, fields(user_id))]
+    async fn create_group(
+        &self,
+        request: Request<proto::CreateGroupRequest>,
+    ) -> Result<Response<proto::CreateGroupResponse>, Status> {
+        let operator = self.operator(&request).await?;
+        let client = request_context::client_info(&request);
+        let command = admin_request_decoding::create_group(request.get_ref())?;
+        let group = self.admin.create_group(&operator, command, &client).await?;
+        Ok(Response::new(proto::CreateGroupResponse {
+            group: Some(response_encoding::group(&group)),
+        }))
+    }
+
+    #[tracing::instrument(name = "identity.v1.AdminService/GetGroup", skip_all, fields(user_id))]
+    async fn get_group(
+        &self,
+        request: Request<proto::GetGroupRequest>,
+    ) -> Result<Response<proto::GetGroupResponse>, Status> {
+        let operator = self.operator(&request).await?;
+        let name = admin_request_decoding::group_name("name", &request.get_ref().name)?;
+        let group = self.admin.get_group(&operator, &name).await?;
+        Ok(Response::new(proto::GetGroupResponse {
+            group: Some(response_encoding::group(&group)),
+        }))
+    }
+
+    #[tracing::instrument(name = "identity.v1.AdminService/ListGroups", skip_all, fields(user_id))]
+    async fn list_groups(
+        &self,
+        request: Request<proto::ListGroupsRequest>,
+    ) -> Result<Response<proto::ListGroupsResponse>, Status> {
+        let operator = self.operator(&request).await?;
+        let page = admin_request_decoding::list_groups(request.get_ref())?;
+        let groups = self.admin.list_groups(&operator, page).await?;
+        Ok(Response::new(response_encoding::groups_page(&groups)))
+    }
+
+    #[tracing::instrument(name = "identity.v1.AdminService/UpdateGroup", skip_all, fields(user_id))]
+    async fn update_group(
+        &self,
+        request: Request<proto::UpdateGroupRequest>,
+    ) -> Result<Response<proto::UpdateGroupResponse>, Status> {
+        let operator = self.operator(&request).await?;
+        let client = request_context::client_info(&request);
+        let command = admin_request_decoding::update_group(request.get_ref())?;
+        let group = self.admin.update_group(&operator, command, &client).await?;
+        Ok(Response::new(proto::UpdateGroupResponse {
+            group: Some(response_encoding::group(&group)),
+        }))
+    }
+
+    #[tracing::instrument(name = "identity.v1.AdminService/DeleteGroup", skip_all, fields(user_id))]
+    async fn delete_group(
+        &self,
+        request: Request<proto::DeleteGroupRequest>,
+    ) -> Result<Response<proto::DeleteGroupResponse>, Status> {
+        let operator = self.operator(&request).await?;
+        let client = request_context::client_info(&request);
+        let name = admin_request_decoding::group_name("name", &request.get_ref().name)?;
+        self.admin.delete_group(&operator, &name, &client).await?;
+        Ok(Response::new(proto::DeleteGroupResponse {}))
+    }
+
+    #[tracing::instrument(name = "identity.v1.AdminService/AddUserToGroup", skip_all, fields(user_id))]
+    async fn add_user_to_group(
+        &self,
+        request: Request<proto::AddUserToGroupRequest>,
+    ) -> Result<Response<proto::AddUserToGroupResponse>, Status> {
+        let message = request.get_ref();
+        let change = admin_request_decoding::membership_change(&message.user_id, &message.group, true);
+        let user = self.change_user_access(&request, change).await?;
+        Ok(Response::new(proto::AddUserToGroupResponse { user: Some(user) }))
+    }
+
+    #[tracing::instrument(
+        name = "identity.v1.AdminService/RemoveUserFromGroup",
+        skip_all,
+        fields(user_id)
+    )]
+    async fn remove_user_from_group(
+        &self,
+        request: Request<proto::RemoveUserFromGroupRequest>,
+    ) -> Result<Response<proto::RemoveUserFromGroupResponse>, Status> {
+        let message = request.get_ref();
+        let change = admin_request_decoding::membership_change(&message.user_id, &message.group, false);
+        let user = self.change_user_access(&request, change).await?;
+        Ok(Response::new(proto::RemoveUserFromGroupResponse {
+            user: Some(user),
+        }))
+    }
+
+    #[tracing::instrument(
+        name = "identity.v1.AdminService/GrantUserPermission",
+        skip_all,
+        fields(user_id)
+    )]
+    async fn grant_user_permission(
+        &self,
+        request: Request<proto::GrantUserPermissionRequest>,
+    ) -> Result<Response<proto::GrantUserPermissionResponse>, Status> {
+        let message = request.get_ref();
+        let change = admin_request_decoding::permission_change(&message.user_id, &message.permission, true);
+        let user = self.change_user_access(&request, change).await?;
+        Ok(Response::new(proto::GrantUserPermissionResponse {
+            user: Some(user),
+        }))
+    }
+
+    #[tracing::instrument(
+        name = "identity.v1.AdminService/RevokeUserPermission",
+        skip_all,
+        fields(user_id)
+    )]
+    async fn revoke_user_permission(
+        &self,
+        request: Request<proto::RevokeUserPermissionRequest>,
+    ) -> Result<Response<proto::RevokeUserPermissionResponse>, Status> {
+        let message = request.get_ref();
+        let change = admin_request_decoding::permission_change(&message.user_id, &message.permission, false);
+        let user = self.change_user_access(&request, change).await?;
+        Ok(Response::new(proto::RevokeUserPermissionResponse {
+            user: Some(user),
+        }))
     }
 }

@@ -5,12 +5,12 @@
 use uuid::Uuid;
 
 use super::request_decoding::FieldViolations;
-use crate::domain::{EmailAddress, InputError};
+use crate::domain::{EmailAddress, GroupName, InputError, Permission};
 use crate::proto;
 use crate::proto::get_user_request::Lookup;
 use crate::services::admin_service::{
-    AuditEventQuery, EventSubject, FlagChanges, ListUsersQuery, Listing, PageRequest, UpdateUserCommand,
-    UserLookup,
+    AccessChange, AuditEventQuery, CreateGroupCommand, EventSubject, FlagChanges, ListUsersQuery, Listing,
+    PageRequest, UpdateGroupCommand, UpdateUserCommand, UserLookup,
 };
 
 /// # Errors
@@ -89,6 +89,95 @@ pub fn list_audit_events(
     Ok(AuditEventQuery { subject, kind, page })
 }
 
+/// A group's name in the named field.
+///
+/// # Errors
+/// A `field` violation.
+pub fn group_name(field: &'static str, raw: &str) -> Result<GroupName, FieldViolations> {
+    GroupName::parse(raw).map_err(|error| FieldViolations::single(field, error))
+}
+
+/// # Errors
+/// `name`, `permissions` violations.
+pub fn create_group(request: &proto::CreateGroupRequest) -> Result<CreateGroupCommand, FieldViolations> {
+    let mut violations = FieldViolations::default();
+    let name = violations.check("name", GroupName::parse(&request.name));
+    let permissions = permissions(&mut violations, "permissions", &request.permissions);
+    violations.finish(name.map(|name| CreateGroupCommand { name, permissions }))
+}
+
+/// # Errors
+/// `name`, `add_permissions`, `remove_permissions` violations.
+pub fn update_group(request: &proto::UpdateGroupRequest) -> Result<UpdateGroupCommand, FieldViolations> {
+    let mut violations = FieldViolations::default();
+    let name = violations.check("name", GroupName::parse(&request.name));
+    let add = permissions(&mut violations, "add_permissions", &request.add_permissions);
+    let remove = permissions(&mut violations, "remove_permissions", &request.remove_permissions);
+    violations.finish(name.map(|name| UpdateGroupCommand { name, add, remove }))
+}
+
+/// The account and the group of AddUserToGroup (`join`) or RemoveUserFromGroup.
+///
+/// # Errors
+/// `user_id`, `group` violations.
+pub fn membership_change(
+    user_id: &str,
+    group: &str,
+    join: bool,
+) -> Result<(Option<Uuid>, AccessChange), FieldViolations> {
+    let mut violations = FieldViolations::default();
+    let user_id = account_id("user_id", user_id)
+        .map_err(|error| violations.extend(error))
+        .ok();
+    let group = violations.check("group", GroupName::parse(group));
+    let change = group.map(|group| {
+        if join {
+            AccessChange::JoinGroup(group)
+        } else {
+            AccessChange::LeaveGroup(group)
+        }
+    });
+    violations.finish(user_id.zip(change))
+}
+
+/// The account and the permission of GrantUserPermission (`grant`) or
+/// RevokeUserPermission.
+///
+/// # Errors
+/// `user_id`, `permission` violations.
+pub fn permission_change(
+    user_id: &str,
+    permission: &str,
+    grant: bool,
+) -> Result<(Option<Uuid>, AccessChange), FieldViolations> {
+    let mut violations = FieldViolations::default();
+    let user_id = account_id("user_id", user_id)
+        .map_err(|error| violations.extend(error))
+        .ok();
+    let permission = violations.check("permission", Permission::parse(permission));
+    let change = permission.map(|permission| {
+        if grant {
+            AccessChange::Grant(permission)
+        } else {
+            AccessChange::Revoke(permission)
+        }
+    });
+    violations.finish(user_id.zip(change))
+}
+
+/// # Errors
+/// A `page_token` violation.
+pub fn list_groups(request: &proto::ListGroupsRequest) -> Result<PageRequest, FieldViolations> {
+    page(Listing::Groups, request.page_size, &request.page_token)
+}
+
+/// Every entry of a repeated permission field; each refused one is recorded under `field`.
+fn permissions(violations: &mut FieldViolations, field: &'static str, raw: &[String]) -> Vec<Permission> {
+    raw.iter()
+        .filter_map(|raw| violations.check(field, Permission::parse(raw)))
+        .collect()
+}
+
 fn page(listing: Listing, page_size: i32, page_token: &str) -> Result<PageRequest, FieldViolations> {
     PageRequest::parse(listing, page_size, page_token)
         .map_err(|error| FieldViolations::single("page_token", error))
@@ -134,6 +223,46 @@ mod tests {
         };
         let violations = list_users(&forged).err().unwrap().into_inner();
         assert_eq!(violations, vec![("page_token", InputError::TokenMalformed)]);
+    }
+
+    #[test]
+    fn group_requests_name_every_refused_field() {
+        let request = proto::CreateGroupRequest {
+            name: "Billing Admins".into(),
+            permissions: vec!["billing.view_invoice".into(), "Billing".into()],
+        };
+        let violations = create_group(&request).err().unwrap().into_inner();
+        assert_eq!(
+            violations,
+            vec![
+                ("name", InputError::GroupNameInvalid),
+                ("permissions", InputError::PermissionInvalid)
+            ]
+        );
+        let update = proto::UpdateGroupRequest {
+            name: "billing".into(),
+            add_permissions: vec!["billing.view_invoice".into()],
+            remove_permissions: vec!["".into()],
+        };
+        let violations = update_group(&update).err().unwrap().into_inner();
+        assert_eq!(
+            violations,
+            vec![("remove_permissions", InputError::FieldRequired)]
+        );
+        let (user_id, change) = permission_change(&Uuid::nil().to_string(), "billing.refund", true).unwrap();
+        assert_eq!(user_id, Some(Uuid::nil()));
+        assert!(matches!(change, AccessChange::Grant(p) if p.as_str() == "billing.refund"));
+        let violations = membership_change("", "no such", false)
+            .err()
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            violations,
+            vec![
+                ("user_id", InputError::FieldRequired),
+                ("group", InputError::GroupNameInvalid)
+            ]
+        );
     }
 
     #[test]

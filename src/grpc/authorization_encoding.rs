@@ -12,6 +12,7 @@ use envoy_types::pb::google::rpc;
 use tonic::Code;
 
 use crate::auth::AuthenticatedPrincipal;
+use crate::domain::Permission;
 use crate::services::ServiceError;
 
 /// Every header the service speaks for starts so; a client's own are never passed on.
@@ -24,6 +25,8 @@ pub const SESSION_ID_HEADER: &str = "x-identity-session-id";
 pub const EMAIL_HEADER: &str = "x-identity-email";
 /// `true` or `false`.
 pub const IS_STAFF_HEADER: &str = "x-identity-is-staff";
+/// The user's effective permissions now, comma-separated, sorted; empty when none.
+pub const PERMISSIONS_HEADER: &str = "x-identity-permissions";
 
 /// The answer to a check: allowed as `principal`, or why not.
 pub fn check_response(
@@ -77,6 +80,10 @@ fn allowed(principal: &AuthenticatedPrincipal, client_identity_headers: &[String
         (SESSION_ID_HEADER, principal.session_id.to_string()),
         (EMAIL_HEADER, principal.user.email.as_str().to_owned()),
         (IS_STAFF_HEADER, principal.user.is_staff.to_string()),
+        (
+            PERMISSIONS_HEADER,
+            permissions_header(&principal.user.permissions),
+        ),
     ];
     // Ours are overwritten, not removed: Envoy removes after it sets, so removing one
     // of ours would drop the value just set.
@@ -100,6 +107,16 @@ fn allowed(principal: &AuthenticatedPrincipal, client_identity_headers: &[String
         })),
         ..CheckResponse::default()
     }
+}
+
+/// Permissions never hold a comma (`Permission` allows `[a-z0-9_.]`), so the list
+/// splits back unambiguously.
+fn permissions_header(permissions: &[Permission]) -> String {
+    permissions
+        .iter()
+        .map(Permission::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// A header that replaces every value the request had under its name. Envoys older

@@ -1,6 +1,6 @@
 //! `envoy.service.auth.v3.Authorization` (Envoy's external authorization): decode →
 //! service → encode, nothing else. The check is ValidateAccessToken's, so a revoked
-//! session is refused at once; `authorization_encoding` says what Envoy is told.
+//! session is refused at once and the permissions passed on are the current ones; `authorization_encoding` says what Envoy is told.
 
 use envoy_types::ext_authz::v3::pb::{Authorization, CheckRequest, CheckResponse};
 use tonic::{Request, Response, Status};
@@ -27,7 +27,7 @@ impl Authorization for AuthorizationHandler {
         let Some(token) = checked.bearer else {
             return Ok(Response::new(authorization_encoding::missing_bearer()));
         };
-        let outcome = self.tokens.validate_access_token(&token).await;
+        let outcome = self.tokens.validate_with_access(&token).await;
         Ok(Response::new(authorization_encoding::check_response(
             outcome,
             &checked.identity_headers,

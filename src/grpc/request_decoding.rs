@@ -4,7 +4,7 @@
 
 use uuid::Uuid;
 
-use crate::domain::{EmailAddress, InputError, NewPassword, OpaqueToken, PasswordAttempt};
+use crate::domain::{EmailAddress, InputError, NewPassword, OpaqueToken, PasswordAttempt, Permission};
 use crate::proto;
 use crate::services::admin_service::{Listing, PageRequest};
 use crate::services::{ChangePasswordCommand, LoginCommand, ResetPasswordCommand, SignupCommand};
@@ -32,13 +32,18 @@ impl FieldViolations {
         parsed.map_err(|error| self.push(field, error)).ok()
     }
 
+    /// Records every violation of `other` after these.
+    pub fn extend(&mut self, other: FieldViolations) {
+        self.0.extend(other.0);
+    }
+
     /// The violations, in the order found.
     pub fn into_inner(self) -> Vec<(&'static str, InputError)> {
         self.0
     }
 
     /// `Ok(value)` when nothing was refused; the zipped values are all `Some` then.
-    fn finish<T>(self, value: Option<T>) -> Result<T, FieldViolations> {
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, FieldViolations> {
         match value {
             Some(value) if self.0.is_empty() => Ok(value),
             _ => Err(self),
@@ -123,6 +128,21 @@ pub fn access_token(raw: &str) -> Result<&str, FieldViolations> {
         return Err(FieldViolations::single("access_token", InputError::FieldRequired));
     }
     Ok(raw)
+}
+
+/// The token and the permission of CheckPermission.
+///
+/// # Errors
+/// `access_token`, `permission` violations.
+pub fn check_permission(
+    request: &proto::CheckPermissionRequest,
+) -> Result<(&str, Permission), FieldViolations> {
+    let mut violations = FieldViolations::default();
+    let token = access_token(&request.access_token)
+        .map_err(|error| violations.extend(error))
+        .ok();
+    let permission = violations.check("permission", Permission::parse(&request.permission));
+    violations.finish(token.zip(permission))
 }
 
 /// A session id; one that is not a UUID names no session, which the service reports as

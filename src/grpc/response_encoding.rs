@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::auth::AuthenticatedPrincipal;
-use crate::domain::{Session, TokenPair, User};
+use crate::domain::{Group, GroupName, Permission, Session, TokenPair, User};
 use crate::proto;
 use crate::services::admin_service::{AuditEvent, Page, PageCursor};
 
@@ -26,7 +26,29 @@ pub fn user(user: &User) -> proto::User {
         is_superuser: user.is_superuser,
         date_joined: Some(timestamp(user.date_joined)),
         last_login: user.last_login.map(timestamp),
+        groups: group_names(&user.groups),
+        permissions: permission_names(&user.permissions),
     }
+}
+
+/// The wire form of a group.
+pub fn group(group: &Group) -> proto::Group {
+    proto::Group {
+        name: group.name.as_str().to_owned(),
+        permissions: permission_names(&group.permissions),
+        created_at: Some(timestamp(group.created_at)),
+    }
+}
+
+fn group_names(groups: &[GroupName]) -> Vec<String> {
+    groups.iter().map(|name| name.as_str().to_owned()).collect()
+}
+
+fn permission_names(permissions: &[Permission]) -> Vec<String> {
+    permissions
+        .iter()
+        .map(|permission| permission.as_str().to_owned())
+        .collect()
 }
 
 /// The wire form of a token pair.
@@ -64,6 +86,8 @@ pub fn validated_access_token(principal: &AuthenticatedPrincipal) -> proto::Vali
         is_verified: principal.user.is_verified,
         is_staff: principal.user.is_staff,
         expires_at: Some(timestamp(principal.expires_at)),
+        groups: group_names(&principal.user.groups),
+        permissions: permission_names(&principal.user.permissions),
     }
 }
 
@@ -97,6 +121,14 @@ pub fn users_page(page: &Page<User>) -> proto::ListUsersResponse {
 pub fn audit_events_page(page: &Page<AuditEvent>) -> proto::ListAuditEventsResponse {
     proto::ListAuditEventsResponse {
         events: page.items.iter().map(audit_event).collect(),
+        next_page_token: page_token(page.next.as_ref()),
+    }
+}
+
+/// One page of ListGroups.
+pub fn groups_page(page: &Page<Group>) -> proto::ListGroupsResponse {
+    proto::ListGroupsResponse {
+        groups: page.items.iter().map(group).collect(),
         next_page_token: page_token(page.next.as_ref()),
     }
 }

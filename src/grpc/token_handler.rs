@@ -78,10 +78,23 @@ impl TokenRpc for TokenHandler {
         request: Request<proto::ValidateAccessTokenRequest>,
     ) -> Result<Response<proto::ValidateAccessTokenResponse>, Status> {
         let token = request_decoding::access_token(&request.get_ref().access_token)?;
-        let principal = self.tokens.validate_access_token(token).await?;
+        let principal = self.tokens.validate_with_access(token).await?;
         Ok(Response::new(response_encoding::validated_access_token(
             &principal,
         )))
+    }
+
+    #[tracing::instrument(name = "identity.v1.TokenService/CheckPermission", skip_all, fields(user_id))]
+    async fn check_permission(
+        &self,
+        request: Request<proto::CheckPermissionRequest>,
+    ) -> Result<Response<proto::CheckPermissionResponse>, Status> {
+        let (token, permission) = request_decoding::check_permission(request.get_ref())?;
+        let answer = self.tokens.check_permission(token, &permission).await?;
+        Ok(Response::new(proto::CheckPermissionResponse {
+            allowed: answer.allowed,
+            user_id: answer.user_id.to_string(),
+        }))
     }
 
     #[tracing::instrument(name = "identity.v1.TokenService/ListSessions", skip_all, fields(user_id))]

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query, SelectStatement, UnionType};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::domain::Permission;
@@ -97,6 +97,17 @@ pub async fn revoke(
         .exec(db)
         .await?;
     Ok(result.rows_affected > 0)
+}
+
+/// The user's direct grants, sorted.
+#[tracing::instrument(skip_all, fields(user_id = %user_id))]
+pub async fn direct_of(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<String>, DbErr> {
+    let rows = user_permission::Entity::find()
+        .filter(user_permission::Column::UserId.eq(user_id))
+        .order_by_asc(user_permission::Column::Permission)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|row| row.permission).collect())
 }
 
 /// Every group and effective permission of `user_ids`, in one query: the groups, the

@@ -36,6 +36,13 @@ pub enum AuditKind {
     AdminSessionRevoked,
     SuperuserCreated,
     SuperuserPromoted,
+    AdminGroupCreated,
+    AdminGroupUpdated,
+    AdminGroupDeleted,
+    AdminUserGroupAdded,
+    AdminUserGroupRemoved,
+    AdminPermissionGranted,
+    AdminPermissionRevoked,
 }
 
 impl AuditKind {
@@ -63,6 +70,13 @@ impl AuditKind {
             Self::AdminSessionRevoked => "admin_session_revoked",
             Self::SuperuserCreated => "superuser_created",
             Self::SuperuserPromoted => "superuser_promoted",
+            Self::AdminGroupCreated => "admin_group_created",
+            Self::AdminGroupUpdated => "admin_group_updated",
+            Self::AdminGroupDeleted => "admin_group_deleted",
+            Self::AdminUserGroupAdded => "admin_user_group_added",
+            Self::AdminUserGroupRemoved => "admin_user_group_removed",
+            Self::AdminPermissionGranted => "admin_permission_granted",
+            Self::AdminPermissionRevoked => "admin_permission_revoked",
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod signup_protection;
 pub mod stored_rows;
 pub mod superuser_service;
 pub mod token_service;
+pub mod user_access;
 
 pub use account_service::{AccountService, ChangePasswordCommand, SignupCommand};
 pub use admin_service::{AdminService, Operator};

@@ -21,7 +21,7 @@ use crate::test_app::{STRONG_PASSWORD, TestApp, spawn_app};
 use crate::test_database::Backend;
 
 /// Check of an HTTP request carrying `headers`, as Envoy sends it.
-async fn check(app: &TestApp, headers: &[(&str, &str)]) -> CheckResponse {
+pub async fn check(app: &TestApp, headers: &[(&str, &str)]) -> CheckResponse {
     let http = HttpRequest {
         method: "GET".to_owned(),
         path: "/api/orders".to_owned(),
@@ -107,6 +107,7 @@ async fn check_allows_a_live_bearer_and_replaces_the_clients_identity_headers(ba
         ("x-identity-session-id", tokens.session_id.as_str()),
         ("x-identity-email", "upstream@example.com"),
         ("x-identity-is-staff", "false"),
+        ("x-identity-permissions", ""),
     ]);
     assert_eq!(set, expected);
     assert_eq!(

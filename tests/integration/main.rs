@@ -30,6 +30,7 @@ mod enumeration_protection;
 mod external_authorization;
 mod fuzz_regressions;
 mod gateway_descriptor;
+mod groups_and_permissions;
 mod hashing_load;
 mod hashing_memory;
 mod health;

@@ -16,6 +16,7 @@ use crate::services::ServiceError;
 use crate::services::audit_log::{self, AuditKind};
 use crate::services::session_revocation::{self, Revocation};
 use crate::services::stored_rows::to_user;
+use crate::services::user_access::with_access;
 
 impl AdminService {
     /// Sets the requested flags and leaves the others alone. Disabling an account also
@@ -55,7 +56,7 @@ impl AdminService {
             0
         };
         if changes.is_empty() && revoked == 0 {
-            return Ok(target);
+            return with_access(&txn, target).await;
         }
         if !changes.is_empty() {
             user_repository::update_flags(&txn, id, changes.into(), now).await?;
@@ -71,8 +72,9 @@ impl AdminService {
             now,
         )
         .await?;
+        let user = with_access(&txn, changes.apply_to(target)).await?;
         txn.commit().await?;
-        Ok(changes.apply_to(target))
+        Ok(user)
     }
 
     /// Deletes an account; its tokens, sessions and queued emails go with it (foreign

@@ -13,6 +13,7 @@ use crate::repositories::audit_event_repository::{self, AuditEventFilter};
 use crate::repositories::user_repository::{self, UserFilter};
 use crate::services::ServiceError;
 use crate::services::stored_rows::to_user;
+use crate::services::user_access::{fill, with_access};
 
 /// One entry of the audit trail, as operators read it.
 #[derive(Clone, Debug, PartialEq)]
@@ -63,12 +64,14 @@ impl AdminService {
         };
         let page = &query.page;
         let rows = user_repository::list(&self.ctx.db, &filter, page.after(), page.fetch_limit()).await?;
-        Page::from_rows(
+        let mut page = Page::from_rows(
             rows,
             page,
             |row| (row.date_joined, row.id),
             |row| Ok::<_, ServiceError>(to_user(row)),
-        )
+        )?;
+        fill(&self.ctx.db, &mut page.items).await?;
+        Ok(page)
     }
 
     /// One account, by id or email.
@@ -82,7 +85,7 @@ impl AdminService {
             UserLookup::Id(None) => None,
             UserLookup::Email(email) => user_repository::find_by_email(&self.ctx.db, &email).await?,
         };
-        Ok(to_user(row.ok_or(ServiceError::UserNotFound)?))
+        with_access(&self.ctx.db, to_user(row.ok_or(ServiceError::UserNotFound)?)).await
     }
 
     /// One page of the audit events matching every filter, newest first (by

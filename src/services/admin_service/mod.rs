@@ -4,10 +4,13 @@
 //! Split by use case: `listing` reads, `changes` writes.
 
 mod changes;
+mod command_line;
 mod commands;
+mod groups;
 mod listing;
 mod paging;
 mod rules;
+mod user_access;
 mod user_creation;
 mod user_sessions;
 
@@ -16,9 +19,11 @@ use super::ServiceContext;
 pub use commands::{
     AuditEventQuery, EventSubject, FlagChanges, ListUsersQuery, UpdateUserCommand, UserLookup,
 };
+pub use groups::{CreateGroupCommand, UpdateGroupCommand};
 pub use listing::AuditEvent;
 pub use paging::{DEFAULT_PAGE_SIZE, Listing, MAX_PAGE_SIZE, Page, PageCursor, PageRequest};
 pub use rules::Operator;
+pub use user_access::AccessChange;
 pub use user_creation::CreateUserCommand;
 
 /// Account administration for staff.

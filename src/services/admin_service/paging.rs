@@ -21,6 +21,7 @@ pub enum Listing {
     AuditEvents,
     /// A caller's own sessions (TokenService/ListSessions).
     Sessions,
+    Groups,
 }
 
 impl Listing {
@@ -30,6 +31,7 @@ impl Listing {
             Self::Users => "u1",
             Self::AuditEvents => "a1",
             Self::Sessions => "s1",
+            Self::Groups => "g1",
         }
     }
 }

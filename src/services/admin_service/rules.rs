@@ -26,8 +26,16 @@ impl Operator {
     /// # Errors
     /// `NotStaff`.
     pub fn authorize(principal: AuthenticatedPrincipal) -> Result<Self, ServiceError> {
-        if principal.user.is_staff {
-            Ok(Self(principal.user))
+        Self::acting_as(principal.user)
+    }
+
+    /// `user`, if staff: the account a command-line operator names.
+    ///
+    /// # Errors
+    /// `NotStaff`.
+    pub(super) fn acting_as(user: User) -> Result<Self, ServiceError> {
+        if user.is_staff {
+            Ok(Self(user))
         } else {
             Err(ServiceError::NotStaff)
         }
@@ -60,6 +68,18 @@ pub fn check_flag_changes(
         return Err(ServiceError::SelfLockout);
     }
     Ok(())
+}
+
+/// Checks that the operator is a superuser: groups and permissions are theirs to change.
+///
+/// # Errors
+/// `NotSuperuser`.
+pub fn check_superuser(operator: &Operator) -> Result<(), ServiceError> {
+    if operator.user().is_superuser {
+        Ok(())
+    } else {
+        Err(ServiceError::NotSuperuser)
+    }
 }
 
 /// Checks that DeleteUser does not target the operator.

@@ -1,7 +1,9 @@
 //! Token use cases: login, refresh-token rotation, logout, access-token validation,
-//! sessions and the JWKS. Split by use case: `login`, `refresh`, `sessions`.
+//! sessions, permission checks and the JWKS. Split by use case: `login`, `refresh`,
+//! `sessions`, `permission_checks`.
 
 mod login;
+mod permission_checks;
 mod refresh;
 mod sessions;
 
@@ -10,8 +12,9 @@ use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
 pub use login::LoginCommand;
+pub use permission_checks::PermissionAnswer;
 
-use super::{ServiceContext, ServiceError};
+use super::{ServiceContext, ServiceError, user_access};
 use crate::auth::AccessTokens;
 use crate::clock::to_time_delta;
 use crate::configuration::TokenSettings;
@@ -70,8 +73,10 @@ impl TokenService {
             parent_id: parent,
         };
         refresh_token_repository::insert(db, stored, now).await?;
+        let access = user_access::claims_of(db, session.user_id).await?;
         let (access_token, access_token_expires_at) =
-            self.access_tokens.issue(session.user_id, session.id, now)?;
+            self.access_tokens
+                .issue_with_access(session.user_id, session.id, access, now)?;
         Ok(TokenPair {
             access_token,
             access_token_expires_at,

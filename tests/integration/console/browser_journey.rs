@@ -216,3 +216,94 @@ fn screenshot(name: &str) -> PathBuf {
         .map_or_else(|| root.join("target/screenshots"), |dir| root.join(dir));
     dir.join(name)
 }
+
+database_test!(a_superuser_manages_groups_and_a_users_permissions_in_a_real_browser);
+async fn a_superuser_manages_groups_and_a_users_permissions_in_a_real_browser(backend: Backend) {
+    let app = spawn_console_app(backend).await;
+    account(&app, "ops@example.com", SUPERUSER).await;
+    let alice = account(&app, "alice@example.com", REGULAR).await;
+    let alice_token = app
+        .login("alice@example.com", STRONG_PASSWORD)
+        .await
+        .tokens
+        .unwrap()
+        .access_token;
+    let may = |permission: &'static str| {
+        let (app, token) = (&app, alice_token.clone());
+        async move {
+            let request = identity::proto::CheckPermissionRequest {
+                access_token: token,
+                permission: permission.to_owned(),
+            };
+            let response = app.tokens.clone().check_permission(request).await.unwrap();
+            response.into_inner().allowed
+        }
+    };
+    let Some(browser) = Browser::start(&console_url(&app), module_path!()).await else {
+        return;
+    };
+    sign_in(&browser, "ops@example.com").await;
+
+    // A group with two permissions; one swapped for another on its page.
+    browser.click("#nav-groups").await;
+    browser.wait_for_path("/groups").await;
+    browser.fill("#new-group-name", "billing").await;
+    browser
+        .fill("#new-group-permissions", "billing.view_invoice, billing.refund")
+        .await;
+    browser.click("#create-group").await;
+    browser.wait_for_path("/groups/billing").await;
+    assert_eq!(browser.text("#group-name").await, "billing");
+    assert_eq!(browser.find_all(".permission-row").await.len(), 2);
+    browser
+        .click("tr[id='permission-billing.refund'] .remove-permission")
+        .await;
+    wait_for_count(&browser, ".permission-row", 1).await;
+    browser.fill("#add-permission", "billing.export").await;
+    browser.click("#add-permission-button").await;
+    wait_for_count(&browser, ".permission-row", 2).await;
+
+    // Alice joins it and is granted one permission directly; the server agrees at once.
+    browser.open(&format!("/users/{}", alice.id)).await;
+    browser.click("#join-group-button").await;
+    wait_for_text(&browser, "#user-groups", "billing").await;
+    browser.fill("#grant-permission", "reports.read").await;
+    browser.click("#grant-permission-button").await;
+    wait_for_text(&browser, "#direct-permissions", "reports.read").await;
+    assert_eq!(
+        texts(&browser, ".effective-permission").await,
+        ["billing.export", "billing.view_invoice", "reports.read"]
+    );
+    if backend == Backend::Sqlite {
+        browser.screenshot(&screenshot("console-user-access.png")).await;
+    }
+    assert!(may("billing.export").await && may("reports.read").await);
+    assert!(!may("billing.refund").await);
+    browser
+        .click("span[id='direct-reports.read'] .revoke-permission")
+        .await;
+    wait_for_count(&browser, ".direct-permission", 0).await;
+    assert!(!may("reports.read").await);
+
+    // Deleting the group asks first; then alice holds nothing.
+    browser.open("/groups/billing").await;
+    browser.click("#delete-group").await;
+    browser.wait_for_path("/groups/billing/delete").await;
+    assert!(
+        may("billing.export").await,
+        "nothing goes before the confirmation"
+    );
+    browser.click("#confirm-delete-group").await;
+    browser.wait_for_path("/groups?notice=deleted").await;
+    assert_eq!(browser.find_all(".group-row").await.len(), 0);
+    assert!(!may("billing.export").await);
+    for kind in [
+        "admin_group_created",
+        "admin_group_updated",
+        "admin_user_group_added",
+        "admin_group_deleted",
+    ] {
+        assert!(!stored_events(&app, kind).await.is_empty(), "{kind} audited");
+    }
+    browser.close().await;
+}
