@@ -14,7 +14,7 @@ use super::console_error::ConsoleError;
 use super::console_session::SignedIn;
 use super::forms;
 use super::views::{self, DeleteGroupPage, GroupDetailPage, GroupRow, GroupsPage};
-use crate::domain::{GroupName, Permission};
+use crate::domain::{Group, GroupName, Permission};
 use crate::services::admin_service::{CreateGroupCommand, Listing, PageRequest, UpdateGroupCommand};
 
 /// Groups per page of the list.
@@ -76,8 +76,7 @@ pub async fn show(
     Extension(signed_in): Extension<SignedIn>,
     Path(name): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    let name = GroupName::parse(&name).map_err(|_| ConsoleError::not_found())?;
-    let group = state.admin.get_group(&signed_in.operator, &name).await?;
+    let group = group(&state, &signed_in, &name).await?;
     Ok(views::render(&GroupDetailPage {
         chrome: signed_in.chrome(),
         group: GroupRow::from(&group),
@@ -96,7 +95,7 @@ pub async fn change_permissions(
 ) -> Result<Response, ConsoleError> {
     let field = |name: &str| form.get(name).map_or("", String::as_str);
     let command = UpdateGroupCommand {
-        name: GroupName::parse(&name).map_err(|_| ConsoleError::not_found())?,
+        name: path_name(&name)?,
         add: permissions(field("add"))?,
         remove: permissions(field("remove"))?,
     };
@@ -116,8 +115,7 @@ pub async fn confirm_delete(
     Extension(signed_in): Extension<SignedIn>,
     Path(name): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    let name = GroupName::parse(&name).map_err(|_| ConsoleError::not_found())?;
-    let group = state.admin.get_group(&signed_in.operator, &name).await?;
+    let group = group(&state, &signed_in, &name).await?;
     Ok(views::render(&DeleteGroupPage {
         chrome: signed_in.chrome(),
         group: GroupRow::from(&group),
@@ -133,12 +131,24 @@ pub async fn delete(
     Extension(signed_in): Extension<SignedIn>,
     Path(name): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    let name = GroupName::parse(&name).map_err(|_| ConsoleError::not_found())?;
+    let name = path_name(&name)?;
     state
         .admin
         .delete_group(&signed_in.operator, &name, &signed_in.client)
         .await?;
     Ok(Redirect::to("/groups?notice=deleted").into_response())
+}
+
+/// The group named in a path; a name of the wrong form names no group.
+fn path_name(raw: &str) -> Result<GroupName, ConsoleError> {
+    GroupName::parse(raw).map_err(|_| ConsoleError::not_found())
+}
+
+async fn group(state: &ConsoleState, signed_in: &SignedIn, raw_name: &str) -> Result<Group, ConsoleError> {
+    Ok(state
+        .admin
+        .get_group(&signed_in.operator, &path_name(raw_name)?)
+        .await?)
 }
 
 /// A group name typed in a form.

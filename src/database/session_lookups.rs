@@ -8,6 +8,10 @@
 //! The queries run on a connection held across them (`held_connection`), so sqlx's ping
 //! as a connection goes back to the pool does not double that price.
 //!
+//! What a user may do (their groups and permissions, for ValidateAccessToken,
+//! CheckPermission and ext_authz) is read the same way, by a second queue of user ids on
+//! the same connection: one more shared statement for the checks that ask for it.
+//!
 //! A check only ever joins a query that has not started yet: checks queue while one query
 //! runs and go together in the next. So each answer was read after its check arrived, and
 //! a revocation committed before a check began is always seen.
@@ -25,6 +29,7 @@ use uuid::Uuid;
 use super::held_connection::HeldConnection;
 use crate::entities::{session, user};
 use crate::repositories::session_repository;
+use crate::repositories::user_access_repository::{self, AccessFact};
 
 /// The most checks one query answers. A power of two, see [`distinct_padded`].
 const MAX_BATCH: usize = 64;
@@ -39,6 +44,7 @@ const MAX_WAITING: usize = 16 * MAX_BATCH;
 #[derive(Clone)]
 pub struct SessionLookups {
     batches: Batches<Uuid, (session::Model, user::Model), DbErr>,
+    access: Batches<Uuid, Vec<AccessFact>, DbErr>,
 }
 
 impl SessionLookups {
@@ -47,6 +53,19 @@ impl SessionLookups {
     /// be called inside a Tokio runtime.
     pub fn start(db: &DatabaseConnection) -> Self {
         let connection = Arc::new(HeldConnection::new(db));
+        let held = Arc::clone(&connection);
+        let access = Batches::start(move |user_ids: Vec<Uuid>| {
+            let connection = Arc::clone(&held);
+            async move {
+                let facts =
+                    user_access_repository::access_of(&*connection, &distinct_padded(user_ids)).await?;
+                let mut by_user: HashMap<Uuid, Vec<AccessFact>> = HashMap::new();
+                for (user_id, fact) in facts {
+                    by_user.entry(user_id).or_default().push(fact);
+                }
+                Ok(by_user)
+            }
+        });
         let batches = Batches::start(move |ids: Vec<Uuid>| {
             let connection = Arc::clone(&connection);
             async move {
@@ -60,7 +79,21 @@ impl SessionLookups {
                     .collect())
             }
         });
-        Self { batches }
+        Self { batches, access }
+    }
+
+    /// The groups and permissions of the user, as the database has them now (none when
+    /// the user has none).
+    ///
+    /// # Errors
+    /// The shared query's error, for every check that was waiting for it.
+    pub async fn access_of(&self, user_id: Uuid) -> Result<Vec<AccessFact>, DbErr> {
+        match self.access.get(user_id).await {
+            Some(answer) => answer.map(Option::unwrap_or_default),
+            None => Err(DbErr::Custom(
+                "the shared access lookup gave no answer".to_owned(),
+            )),
+        }
     }
 
     /// The session with this id and its user, revoked or not, as the database has them

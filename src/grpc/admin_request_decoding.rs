@@ -125,19 +125,12 @@ pub fn membership_change(
     group: &str,
     join: bool,
 ) -> Result<(Option<Uuid>, AccessChange), FieldViolations> {
-    let mut violations = FieldViolations::default();
-    let user_id = account_id("user_id", user_id)
-        .map_err(|error| violations.extend(error))
-        .ok();
-    let group = violations.check("group", GroupName::parse(group));
-    let change = group.map(|group| {
-        if join {
-            AccessChange::JoinGroup(group)
-        } else {
-            AccessChange::LeaveGroup(group)
-        }
-    });
-    violations.finish(user_id.zip(change))
+    let change = if join {
+        AccessChange::JoinGroup
+    } else {
+        AccessChange::LeaveGroup
+    };
+    access_change(user_id, ("group", GroupName::parse(group)), change)
 }
 
 /// The account and the permission of GrantUserPermission (`grant`) or
@@ -150,18 +143,26 @@ pub fn permission_change(
     permission: &str,
     grant: bool,
 ) -> Result<(Option<Uuid>, AccessChange), FieldViolations> {
+    let change = if grant {
+        AccessChange::Grant
+    } else {
+        AccessChange::Revoke
+    };
+    access_change(user_id, ("permission", Permission::parse(permission)), change)
+}
+
+/// The account in `user_id` and `change` of the parsed `(field, value)`, every violation
+/// collected.
+fn access_change<T>(
+    user_id: &str,
+    (field, parsed): (&'static str, Result<T, InputError>),
+    change: fn(T) -> AccessChange,
+) -> Result<(Option<Uuid>, AccessChange), FieldViolations> {
     let mut violations = FieldViolations::default();
     let user_id = account_id("user_id", user_id)
         .map_err(|error| violations.extend(error))
         .ok();
-    let permission = violations.check("permission", Permission::parse(permission));
-    let change = permission.map(|permission| {
-        if grant {
-            AccessChange::Grant(permission)
-        } else {
-            AccessChange::Revoke(permission)
-        }
-    });
+    let change = violations.check(field, parsed).map(change);
     violations.finish(user_id.zip(change))
 }
 

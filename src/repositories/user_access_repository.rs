@@ -1,7 +1,6 @@
-//! The `user_groups` and `user_permissions` tables, and the two reads every authorization
-//! answer is made of: a user's groups and effective permissions (one query for any number
-//! of users), and whether one user holds one permission (one query, whatever the number of
-//! permissions or groups).
+//! The `user_groups` and `user_permissions` tables, and the read every authorization
+//! answer is made of: the groups and effective permissions of any number of users, in one
+//! query whatever the number of groups or permissions.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query, SelectStatement, UnionType};
@@ -161,33 +160,6 @@ pub async fn access_of(
             })
         })
         .collect()
-}
-
-/// Whether the user holds `permission`, through a group or directly: one query.
-#[tracing::instrument(skip_all, fields(user_id = %user_id))]
-pub async fn holds(db: &impl ConnectionTrait, user_id: Uuid, permission: &Permission) -> Result<bool, DbErr> {
-    let mut query = Query::select()
-        .expr_as(Expr::val(1), Alias::new("found"))
-        .from(user_permission::Entity)
-        .and_where(Expr::col(user_permission::Column::UserId).eq(user_id))
-        .and_where(Expr::col(user_permission::Column::Permission).eq(permission.as_str()))
-        .to_owned();
-    let through_groups = Query::select()
-        .expr_as(Expr::val(1), Alias::new("found"))
-        .from(user_group::Entity)
-        .inner_join(
-            group_permission::Entity,
-            Expr::col((group_permission::Entity, group_permission::Column::GroupId))
-                .equals((user_group::Entity, user_group::Column::GroupId)),
-        )
-        .and_where(Expr::col((user_group::Entity, user_group::Column::UserId)).eq(user_id))
-        .and_where(
-            Expr::col((group_permission::Entity, group_permission::Column::Permission))
-                .eq(permission.as_str()),
-        )
-        .to_owned();
-    query.union(UnionType::All, through_groups);
-    Ok(db.query_one(&query).await?.is_some())
 }
 
 /// `user_id, kind, value` rows of `user_groups` joined to `groups`, `value` taken from

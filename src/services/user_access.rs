@@ -19,13 +19,30 @@ type Access = (BTreeSet<String>, BTreeSet<String>);
 async fn read(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<HashMap<Uuid, Access>, ServiceError> {
     let mut access: HashMap<Uuid, Access> = HashMap::new();
     for (user_id, fact) in user_access_repository::access_of(db, ids).await? {
-        let (groups, permissions) = access.entry(user_id).or_default();
-        match fact {
-            AccessFact::Group(name) => groups.insert(name),
-            AccessFact::Permission(permission) => permissions.insert(permission),
-        };
+        add(access.entry(user_id).or_default(), fact);
     }
     Ok(access)
+}
+
+fn add((groups, permissions): &mut Access, fact: AccessFact) {
+    match fact {
+        AccessFact::Group(name) => groups.insert(name),
+        AccessFact::Permission(permission) => permissions.insert(permission),
+    };
+}
+
+/// Sets `user`'s groups and permissions to what `facts` (all of that user's) say.
+pub fn apply(user: &mut User, facts: Vec<AccessFact>) {
+    let mut access = Access::default();
+    for fact in facts {
+        add(&mut access, fact);
+    }
+    set(user, access);
+}
+
+fn set(user: &mut User, (groups, permissions): Access) {
+    user.groups = groups.into_iter().map(GroupName::from_stored).collect();
+    user.permissions = permissions.into_iter().map(Permission::from_stored).collect();
 }
 
 /// Sets `groups` and `permissions` on every one of `users`, from one query.
@@ -36,9 +53,7 @@ pub async fn fill(db: &impl ConnectionTrait, users: &mut [User]) -> Result<(), S
     let ids: Vec<Uuid> = users.iter().map(|user| user.id).collect();
     let mut access = read(db, &ids).await?;
     for user in users {
-        let (groups, permissions) = access.remove(&user.id).unwrap_or_default();
-        user.groups = groups.into_iter().map(GroupName::from_stored).collect();
-        user.permissions = permissions.into_iter().map(Permission::from_stored).collect();
+        set(user, access.remove(&user.id).unwrap_or_default());
     }
     Ok(())
 }

@@ -1,16 +1,17 @@
 //! Online authorization answers: ValidateAccessToken with the account's groups and
 //! permissions as they are now, and CheckPermission. Each costs the bearer check (the
-//! batched session lookup) and one indexed query, whatever the number of groups or
-//! permissions, so a revocation is seen by the next check.
+//! shared session lookup) and the shared access lookup: one indexed query each, whatever
+//! the number of groups or permissions, on the lookups' held connection. Nothing is
+//! cached, so a revocation is seen by the next check.
 
 use uuid::Uuid;
 
 use super::TokenService;
 use crate::auth::AuthenticatedPrincipal;
 use crate::domain::Permission;
-use crate::repositories::user_access_repository;
+use crate::repositories::user_access_repository::AccessFact;
 use crate::services::ServiceError;
-use crate::services::user_access::with_access;
+use crate::services::user_access;
 
 /// CheckPermission's answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,7 +29,8 @@ impl TokenService {
     #[tracing::instrument(skip_all, fields(user_id))]
     pub async fn validate_with_access(&self, token: &str) -> Result<AuthenticatedPrincipal, ServiceError> {
         let mut principal = self.validate_access_token(token).await?;
-        principal.user = with_access(&self.ctx.db, principal.user).await?;
+        let facts = self.sessions.access_of(principal.user.id).await?;
+        user_access::apply(&mut principal.user, facts);
         Ok(principal)
     }
 
@@ -45,8 +47,12 @@ impl TokenService {
     ) -> Result<PermissionAnswer, ServiceError> {
         let principal = self.validate_access_token(token).await?;
         let user = &principal.user;
-        let allowed =
-            user.is_superuser || user_access_repository::holds(&self.ctx.db, user.id, permission).await?;
+        let allowed = user.is_superuser || {
+            let facts = self.sessions.access_of(user.id).await?;
+            facts
+                .iter()
+                .any(|fact| matches!(fact, AccessFact::Permission(held) if held == permission.as_str()))
+        };
         Ok(PermissionAnswer {
             allowed,
             user_id: user.id,
