@@ -15,8 +15,8 @@
 //! sea-orm must be the one sea-query-sqlx binds for). An upgrade can break: the pool
 //! accessors, the `ConnectionTrait` method set, the `DbErr`/`RuntimeErr` variants the
 //! error mapping relies on, and the connect-option and ping behaviour that
-//! `PING_WHEN_IDLE_FOR` tunes. What catches it: `database_round_trips` (two shared statements
-//! per ValidateAccessToken, no ping while hot, one after idling, on PostgreSQL through a wire tap),
+//! `PING_WHEN_IDLE_FOR` tunes. What catches it: `database_round_trips` (one statement per
+//! bearer check, no ping while hot, one after idling, on PostgreSQL through a wire tap),
 //! `database_faults::bearer_checks_get_a_fresh_connection_after_the_database_drops_theirs`,
 //! `database::held_connection::tests` and `database::session_lookups::tests`.
 

@@ -8,9 +8,9 @@
 //! The queries run on a connection held across them (`held_connection`), so sqlx's ping
 //! as a connection goes back to the pool does not double that price.
 //!
-//! What a user may do (their groups and permissions, for ValidateAccessToken,
-//! CheckPermission and ext_authz) is read the same way, by a second queue of user ids on
-//! the same connection: one more shared statement for the checks that ask for it.
+//! Checks that also need what the user may do (ValidateAccessToken, CheckPermission,
+//! ext_authz) queue for a second query of the same shape on the same connection that
+//! returns the users' groups and permissions with them: still one statement per batch.
 //!
 //! A check only ever joins a query that has not started yet: checks queue while one query
 //! runs and go together in the next. So each answer was read after its check arrived, and
@@ -44,8 +44,11 @@ const MAX_WAITING: usize = 16 * MAX_BATCH;
 #[derive(Clone)]
 pub struct SessionLookups {
     batches: Batches<Uuid, (session::Model, user::Model), DbErr>,
-    access: Batches<Uuid, Vec<AccessFact>, DbErr>,
+    with_access: Batches<Uuid, SessionWithAccess, DbErr>,
 }
+
+/// A session, its user, and every group and permission of that user.
+pub type SessionWithAccess = (session::Model, user::Model, Vec<AccessFact>);
 
 impl SessionLookups {
     /// Starts the task that runs the shared queries on a connection of its own, opened as
@@ -54,16 +57,18 @@ impl SessionLookups {
     pub fn start(db: &DatabaseConnection) -> Self {
         let connection = Arc::new(HeldConnection::new(db));
         let held = Arc::clone(&connection);
-        let access = Batches::start(move |user_ids: Vec<Uuid>| {
+        let with_access = Batches::start(move |ids: Vec<Uuid>| {
             let connection = Arc::clone(&held);
             async move {
-                let facts =
-                    user_access_repository::access_of(&*connection, &distinct_padded(user_ids)).await?;
-                let mut by_user: HashMap<Uuid, Vec<AccessFact>> = HashMap::new();
-                for (user_id, fact) in facts {
-                    by_user.entry(user_id).or_default().push(fact);
-                }
-                Ok(by_user)
+                metrics::counter!("identity_session_lookup_queries_total").increment(1);
+                metrics::counter!("identity_session_lookup_checks_total").increment(ids.len() as u64);
+                let rows =
+                    user_access_repository::find_sessions_with_access(&*connection, &distinct_padded(ids))
+                        .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(session, user, access)| (session.id, (session, user, access)))
+                    .collect())
             }
         });
         let batches = Batches::start(move |ids: Vec<Uuid>| {
@@ -79,21 +84,20 @@ impl SessionLookups {
                     .collect())
             }
         });
-        Self { batches, access }
+        Self { batches, with_access }
     }
 
-    /// The groups and permissions of the user, as the database has them now (none when
-    /// the user has none).
+    /// As [`Self::find_with_user`], with every group and permission of the user as the
+    /// database has them now.
     ///
     /// # Errors
     /// The shared query's error, for every check that was waiting for it.
-    pub async fn access_of(&self, user_id: Uuid) -> Result<Vec<AccessFact>, DbErr> {
-        match self.access.get(user_id).await {
-            Some(answer) => answer.map(Option::unwrap_or_default),
-            None => Err(DbErr::Custom(
-                "the shared access lookup gave no answer".to_owned(),
-            )),
-        }
+    pub async fn find_with_access(&self, id: Uuid) -> Result<Option<SessionWithAccess>, DbErr> {
+        self.with_access.get(id).await.unwrap_or_else(|| {
+            Err(DbErr::Custom(
+                "the shared session lookup gave no answer".to_owned(),
+            ))
+        })
     }
 
     /// The session with this id and its user, revoked or not, as the database has them

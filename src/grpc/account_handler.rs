@@ -111,8 +111,8 @@ impl AccountRpc for AccountHandler {
         &self,
         request: Request<proto::GetAccountRequest>,
     ) -> Result<Response<proto::GetAccountResponse>, Status> {
-        let principal = self.bearer.authenticate(&request).await?;
-        let user = self.accounts.get_account(&principal).await?;
+        let principal = self.bearer.authenticate_with_access(&request).await?;
+        let user = self.accounts.get_account(&principal);
         Ok(Response::new(proto::GetAccountResponse {
             user: Some(response_encoding::user(&user)),
         }))

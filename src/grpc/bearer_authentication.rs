@@ -25,17 +25,37 @@ impl BearerAuthenticator {
     /// `TOKEN_INVALID` (missing or malformed header, bad token), `TOKEN_EXPIRED`,
     /// `SESSION_REVOKED`, and the database outcomes.
     pub async fn authenticate<T>(&self, request: &Request<T>) -> Result<AuthenticatedPrincipal, Status> {
-        let token = bearer_token(request).ok_or_else(|| {
-            status(
-                Code::Unauthenticated,
-                Reason::TokenInvalid,
-                "send metadata `authorization: Bearer <access_token>`",
-            )
-        })?;
-        let principal = self.tokens.validate_access_token(token).await?;
+        let principal = self
+            .tokens
+            .validate_access_token(required_token(request)?)
+            .await?;
         tracing::Span::current().record("user_id", tracing::field::display(principal.user.id));
         Ok(principal)
     }
+
+    /// As [`Self::authenticate`], the caller's groups and permissions read in the same
+    /// shared statement.
+    ///
+    /// # Errors
+    /// As [`Self::authenticate`].
+    pub async fn authenticate_with_access<T>(
+        &self,
+        request: &Request<T>,
+    ) -> Result<AuthenticatedPrincipal, Status> {
+        let principal = self.tokens.validate_with_access(required_token(request)?).await?;
+        tracing::Span::current().record("user_id", tracing::field::display(principal.user.id));
+        Ok(principal)
+    }
+}
+
+fn required_token<T>(request: &Request<T>) -> Result<&str, Status> {
+    bearer_token(request).ok_or_else(|| {
+        status(
+            Code::Unauthenticated,
+            Reason::TokenInvalid,
+            "send metadata `authorization: Bearer <access_token>`",
+        )
+    })
 }
 
 fn bearer_token<T>(request: &Request<T>) -> Option<&str> {

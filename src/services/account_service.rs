@@ -3,7 +3,6 @@
 use super::audit_log::{self, AuditKind};
 use super::session_revocation::{self, Revocation};
 use super::stored_rows::to_user;
-use super::user_access::with_access;
 use super::{ServiceContext, ServiceError, email_request, password_attempts, signup_protection};
 use crate::auth::{AuthenticatedPrincipal, PasswordCheck};
 use crate::domain::{ClientInfo, EmailAddress, NewPassword, OpaqueToken, PasswordAttempt, User};
@@ -125,12 +124,10 @@ impl AccountService {
         .await
     }
 
-    /// The caller's own account, with its groups and permissions as they are now.
-    ///
-    /// # Errors
-    /// `DatabaseUnavailable`, `Unexpected`.
-    pub async fn get_account(&self, principal: &AuthenticatedPrincipal) -> Result<User, ServiceError> {
-        with_access(&self.ctx.db, principal.user.clone()).await
+    /// The caller's own account, with its groups and permissions as they were read when
+    /// the caller was authenticated (`validate_with_access`).
+    pub fn get_account(&self, principal: &AuthenticatedPrincipal) -> User {
+        principal.user.clone()
     }
 
     /// Replaces the caller's password after checking the current one, revokes every

@@ -4,8 +4,10 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::TokenService;
+use crate::auth::access_token::VerifiedAccessToken;
 use crate::auth::{AccessTokenError, AuthenticatedPrincipal};
 use crate::domain::{ClientInfo, Session};
+use crate::entities::{session, user};
 
 use crate::repositories::{session_repository, transaction};
 use crate::services::ServiceError;
@@ -25,6 +27,12 @@ impl TokenService {
     /// `DatabaseUnavailable`, `Unexpected`.
     #[tracing::instrument(skip_all, fields(user_id))]
     pub async fn validate_access_token(&self, token: &str) -> Result<AuthenticatedPrincipal, ServiceError> {
+        let verified = self.verify(token)?;
+        self.principal_of(&verified).await
+    }
+
+    /// The token's signature and claims, checked without the database.
+    pub(super) fn verify(&self, token: &str) -> Result<VerifiedAccessToken, ServiceError> {
         let verified =
             self.access_tokens
                 .verify(token, self.ctx.clock.now())
@@ -33,24 +41,16 @@ impl TokenService {
                     AccessTokenError::Expired => ServiceError::AccessTokenExpired,
                 })?;
         tracing::Span::current().record("user_id", tracing::field::display(verified.user_id));
-        let (session, user) = self
-            .sessions
-            .find_with_user(verified.session_id)
-            .await?
-            .filter(|(session, _)| session.user_id == verified.user_id)
-            .ok_or(ServiceError::AccessTokenInvalid)?;
-        if session.revoked_at.is_some() {
-            return Err(ServiceError::SessionRevoked);
-        }
-        let user = to_user(user);
-        if !user.is_active {
-            return Err(ServiceError::AccountDisabled);
-        }
-        Ok(AuthenticatedPrincipal {
-            user,
-            session_id: session.id,
-            expires_at: verified.expires_at,
-        })
+        Ok(verified)
+    }
+
+    /// Whom a verified token speaks for, if its session is live and its user active.
+    async fn principal_of(
+        &self,
+        verified: &VerifiedAccessToken,
+    ) -> Result<AuthenticatedPrincipal, ServiceError> {
+        let found = self.sessions.find_with_user(verified.session_id).await?;
+        principal(verified, found)
     }
 
     /// One page of the caller's live sessions, newest first (by `created_at`, then
@@ -136,4 +136,30 @@ impl TokenService {
         txn.commit().await?;
         Ok(revoked)
     }
+}
+
+/// The principal of `verified`, given its session and user as found (or not).
+///
+/// # Errors
+/// `AccessTokenInvalid` (no such session, or another user's), `SessionRevoked`,
+/// `AccountDisabled`.
+pub(super) fn principal(
+    verified: &VerifiedAccessToken,
+    found: Option<(session::Model, user::Model)>,
+) -> Result<AuthenticatedPrincipal, ServiceError> {
+    let (session, user) = found
+        .filter(|(session, _)| session.user_id == verified.user_id)
+        .ok_or(ServiceError::AccessTokenInvalid)?;
+    if session.revoked_at.is_some() {
+        return Err(ServiceError::SessionRevoked);
+    }
+    let user = to_user(user);
+    if !user.is_active {
+        return Err(ServiceError::AccountDisabled);
+    }
+    Ok(AuthenticatedPrincipal {
+        user,
+        session_id: session.id,
+        expires_at: verified.expires_at,
+    })
 }
