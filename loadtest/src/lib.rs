@@ -3,6 +3,7 @@
 
 pub mod ceiling;
 pub mod driver;
+pub mod h2load_requests;
 pub mod hashing_limit;
 pub mod options;
 pub mod preparation;
@@ -180,7 +181,7 @@ fn session_worker(
         Scenario::CheckPermission => SessionWorker::CheckPermission(CheckPermission {
             client: tokens,
             access_token: pair.access_token,
-            permission: "billing.view_invoice".to_owned(),
+            permission: h2load_requests::ASKED_PERMISSION.to_owned(),
         }),
         Scenario::GetAccount => SessionWorker::GetAccount(get_account),
         Scenario::Refresh => SessionWorker::Refresh(refresh),

@@ -47,6 +47,12 @@ pub struct BenchOptions {
     /// How long to wait for the server's verification emails while preparing.
     #[arg(long, default_value = "120s", value_parser = parse_duration)]
     pub mail_timeout: Duration,
+    /// Instead of measuring, write the scenario's request body for `h2load -d` to FILE and
+    /// print the URL to post it to (`health`, `get-jwks`, `validate`, `check`,
+    /// `check-permission`, and the ceilings `echo` and `echo-verify`, which then serve
+    /// until stopped). See `loadtest/h2load.sh`.
+    #[arg(long, value_name = "FILE")]
+    pub h2load_body: Option<PathBuf>,
 }
 
 /// A workload, or one of this machine's limits.
