@@ -97,7 +97,7 @@ impl Application {
             password_resets: PasswordResetService::new(context.clone()),
             tokens: TokenService::new(
                 context,
-                SessionLookups::start(&db),
+                SessionLookups::start(&db, clock.clone()),
                 access_tokens,
                 settings.tokens.clone(),
             ),

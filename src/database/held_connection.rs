@@ -7,7 +7,8 @@
 //! it is used again after having been idle, in case the server dropped it meanwhile.
 
 use std::sync::Arc;
-use std::time::Instant;
+
+use chrono::{DateTime, Utc};
 
 use sea_orm::sea_query::Values;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection, Postgres};
@@ -21,6 +22,7 @@ use sea_query_sqlx::SqlxValues;
 use tokio::sync::Mutex;
 use tokio::time::timeout;
 
+use crate::clock::{Clock, to_time_delta};
 use crate::database::{ACQUIRE_TIMEOUT, PING_WHEN_IDLE_FOR};
 
 /// A connection opened as a pool opens its own and kept outside it, so the pool keeps
@@ -29,6 +31,8 @@ use crate::database::{ACQUIRE_TIMEOUT, PING_WHEN_IDLE_FOR};
 pub struct HeldConnection {
     options: Options,
     held: Mutex<Option<Held>>,
+    /// Idleness is read on the service's clock, so a test moves past it instead of waiting.
+    clock: Clock,
 }
 
 enum Options {
@@ -43,7 +47,7 @@ enum Connection {
 
 struct Held {
     connection: Connection,
-    last_used: Instant,
+    last_used: DateTime<Utc>,
 }
 
 /// Runs `$body` with `$c` bound to the connection of either backend and `$db` naming
@@ -65,7 +69,7 @@ macro_rules! on_backend {
 
 impl HeldConnection {
     /// Holds nothing yet: the first statement opens a connection with `db`'s options.
-    pub fn new(db: &DatabaseConnection) -> Self {
+    pub fn new(db: &DatabaseConnection, clock: Clock) -> Self {
         let options = match db.get_database_backend() {
             DatabaseBackend::Postgres => {
                 Options::Postgres(db.get_postgres_connection_pool().connect_options())
@@ -75,6 +79,7 @@ impl HeldConnection {
         Self {
             options,
             held: Mutex::new(None),
+            clock,
         }
     }
 
@@ -91,7 +96,7 @@ impl HeldConnection {
         let done = work(&mut connection).await.map_err(classify)?;
         *held = Some(Held {
             connection,
-            last_used: Instant::now(),
+            last_used: self.clock.now(),
         });
         Ok(done)
     }
@@ -101,7 +106,7 @@ impl HeldConnection {
             mut connection,
             last_used,
         }) = held
-            && (last_used.elapsed() < PING_WHEN_IDLE_FOR
+            && (self.clock.now() - last_used < to_time_delta(PING_WHEN_IDLE_FOR)
                 || matches!(timeout(ACQUIRE_TIMEOUT, connection.ping()).await, Ok(Ok(()))))
         {
             return Ok(connection);
@@ -220,7 +225,7 @@ mod tests {
         let db = database::connect(&SecretString::from("sqlite::memory:"), 1)
             .await
             .unwrap();
-        let held = HeldConnection::new(&db);
+        let held = HeldConnection::new(&db, Clock::system());
         held.execute_unprepared("CREATE TEMP TABLE numbers (n INTEGER)")
             .await
             .unwrap();

@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::held_connection::HeldConnection;
+use crate::clock::Clock;
 use crate::entities::{session, user};
 use crate::repositories::session_repository;
 use crate::repositories::user_access_repository::{self, AccessFact};
@@ -54,8 +55,8 @@ impl SessionLookups {
     /// Starts the task that runs the shared queries on a connection of its own, opened as
     /// `db`'s pool opens them. It ends when the last clone of this handle is dropped. Must
     /// be called inside a Tokio runtime.
-    pub fn start(db: &DatabaseConnection) -> Self {
-        let connection = Arc::new(HeldConnection::new(db));
+    pub fn start(db: &DatabaseConnection, clock: Clock) -> Self {
+        let connection = Arc::new(HeldConnection::new(db, clock));
         let held = Arc::clone(&connection);
         let with_access = Batches::start(move |ids: Vec<Uuid>| {
             let connection = Arc::clone(&held);

@@ -114,7 +114,7 @@ async fn bearer_checks_get_a_fresh_connection_after_the_database_drops_theirs() 
 
     set_connections_allowed(&admin, &database, false).await;
     set_connections_allowed(&admin, &database, true).await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.clock.advance(Duration::from_millis(1100));
     app.validate(&tokens.access_token)
         .await
         .expect("an idle connection is pinged, and replaced, before it is used");

@@ -78,7 +78,7 @@ async fn a_bearer_check_after_a_second_idle_pings_its_connection_first_on_postgr
         return;
     }
     let (app, tap, access_token) = tapped_app().await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.clock.advance(Duration::from_millis(1100));
 
     let spent = spent_on_validate_many(&app, &tap, &access_token).await;
 
