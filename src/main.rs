@@ -73,6 +73,7 @@ async fn run(command: Command, settings: Settings, source: &LayeredSource) -> an
         Command::HealthCheck(args) => cli::health_check(args, &settings).await,
         Command::Groups { command } => cli::access_commands::groups(command, &settings).await,
         Command::Users { command } => cli::access_commands::users(command, &settings).await,
+        Command::ImportDjango(args) => cli::django_import_command::import_django(args, &settings).await,
         Command::Config { list } => {
             cli::print_configuration(&settings, source, list);
             Ok(())

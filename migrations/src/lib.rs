@@ -21,6 +21,8 @@ mod m20261202_000010_create_groups;
 mod m20261202_000011_create_group_permissions;
 mod m20261202_000012_create_user_groups;
 mod m20261202_000013_create_user_permissions;
+mod m20261202_000014_create_django_user_imports;
+mod m20261202_000015_create_django_group_imports;
 
 /// Applies and reverts the migrations in order (`Migrator::up(&db, None)`).
 pub struct Migrator;
@@ -42,6 +44,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_create_group_permissions::Migration),
             Box::new(m20261202_000012_create_user_groups::Migration),
             Box::new(m20261202_000013_create_user_permissions::Migration),
+            Box::new(m20261202_000014_create_django_user_imports::Migration),
+            Box::new(m20261202_000015_create_django_group_imports::Migration),
         ]
     }
 }

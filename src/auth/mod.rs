@@ -8,6 +8,7 @@ pub mod hashing_threads;
 pub mod password_hasher;
 pub mod principal;
 pub mod signing_keys;
+pub mod stored_hash;
 
 pub use access_token::{AccessTokenError, AccessTokens};
 pub use password_hasher::{HashingError, PasswordCheck, PasswordHasher};

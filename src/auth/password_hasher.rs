@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::argon2id;
 use super::hashing_threads::HashingThreads;
+use super::stored_hash::{self, StoredHash};
 use crate::configuration::PasswordHashingSettings;
 use crate::domain::{NewPassword, PasswordAttempt};
 
@@ -141,8 +142,14 @@ impl PasswordHasher {
     /// Checks `attempt` against `stored`; `None` (no such account) costs the same as a
     /// wrong password and never matches.
     ///
+    /// A hash Django wrote (an imported account that has not logged in since) is checked
+    /// as Django checks it and always needs a rehash. Django's PBKDF2 may be far cheaper
+    /// than today's Argon2id, so the dummy Argon2id verification runs after it too: no
+    /// stored hash is rejected faster than an Argon2id one, and an unusable password
+    /// (`!…`) costs exactly that.
+    ///
     /// # Errors
-    /// `Overloaded`, or `Failed`: the pool is gone or the stored hash is not a PHC string.
+    /// `Overloaded`, or `Failed`: the pool is gone or the stored hash is unreadable.
     pub async fn verify(
         &self,
         attempt: &PasswordAttempt,
@@ -151,15 +158,27 @@ impl PasswordHasher {
         let secret = zeroizing(attempt.expose_secret());
         let known = stored.is_some();
         let stored = stored.map_or_else(|| self.dummy_hash.to_string(), str::to_owned);
+        let dummy = Arc::clone(&self.dummy_hash);
         let params = self.params.clone();
         self.run(move || {
-            let parsed = PasswordHash::new(&stored)
-                .map_err(|error| anyhow::anyhow!("stored password hash is not a PHC string: {error}"))?;
-            let matches = argon2id::verify(&parsed, secret.as_bytes())?;
-            Ok(if matches && known {
-                PasswordCheck::Matches {
-                    needs_rehash: needs_rehash(&parsed, &params),
+            let (matches, needs_rehash) = match stored_hash::classify(&stored)? {
+                StoredHash::Phc(parsed) => (
+                    argon2id::verify(&parsed, secret.as_bytes())?,
+                    needs_rehash(&parsed, &params),
+                ),
+                StoredHash::DjangoArgon2(parsed) => (argon2id::verify(&parsed, secret.as_bytes())?, true),
+                StoredHash::Django(_, encoded) => {
+                    let matches = stored_hash::verify_django(encoded, &secret)?;
+                    verify_dummy(&dummy, &secret)?;
+                    (matches, true)
                 }
+                StoredHash::Unusable => {
+                    verify_dummy(&dummy, &secret)?;
+                    (false, true)
+                }
+            };
+            Ok(if matches && known {
+                PasswordCheck::Matches { needs_rehash }
             } else {
                 PasswordCheck::DoesNotMatch
             })
@@ -219,6 +238,13 @@ impl Drop for QueueSlot<'_> {
         let depth = self.0.fetch_sub(1, Ordering::SeqCst).saturating_sub(1);
         metrics::gauge!("identity_password_hash_queue_depth").set(depth as f64);
     }
+}
+
+/// The Argon2id verification an unknown account gets, for its cost alone.
+fn verify_dummy(dummy: &str, secret: &str) -> anyhow::Result<()> {
+    let parsed = PasswordHash::new(dummy).map_err(|error| anyhow::anyhow!("dummy hash: {error}"))?;
+    argon2id::verify(&parsed, secret.as_bytes())?;
+    Ok(())
 }
 
 /// A hash made with another algorithm or cost is upgraded on the next correct login.
@@ -288,6 +314,43 @@ mod tests {
             current.verify(&attempt, Some(&hash)).await.unwrap(),
             PasswordCheck::Matches { needs_rehash: true }
         );
+    }
+
+    #[tokio::test]
+    async fn django_hashes_match_and_always_need_a_rehash() {
+        use djangohashers::Hasher as _;
+        let hasher = PasswordHasher::new(&settings(1024)).unwrap();
+        let right = PasswordAttempt::parse("correct horse battery staple").unwrap();
+        let wrong = PasswordAttempt::parse("correct horse battery stable").unwrap();
+        let pbkdf2 = djangohashers::PBKDF2Hasher.encode("correct horse battery staple", "salt", 1000);
+        let ours = hasher
+            .hash(&NewPassword::parse("correct horse battery staple", None).unwrap())
+            .await
+            .unwrap();
+        let django_argon2 = format!("argon2{ours}");
+        for stored in [pbkdf2.as_str(), django_argon2.as_str()] {
+            assert_eq!(
+                hasher.verify(&right, Some(stored)).await.unwrap(),
+                PasswordCheck::Matches { needs_rehash: true },
+                "{stored}"
+            );
+            assert_eq!(
+                hasher.verify(&wrong, Some(stored)).await.unwrap(),
+                PasswordCheck::DoesNotMatch
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unusable_password_matches_nothing() {
+        let hasher = PasswordHasher::new(&settings(1024)).unwrap();
+        for attempt in ["!", "!abc", "correct horse battery staple"] {
+            let attempt = PasswordAttempt::parse(attempt).unwrap();
+            assert_eq!(
+                hasher.verify(&attempt, Some("!abc")).await.unwrap(),
+                PasswordCheck::DoesNotMatch
+            );
+        }
     }
 
     #[tokio::test]

@@ -1,10 +1,12 @@
 //! The `identity` command line: `serve` (the default), `migrate`, `create-superuser`,
-//! `purge-expired`, `keys generate`, `descriptor`, `health-check`, `groups`, `users`; and the bodies of the operator
+//! `purge-expired`, `keys generate`, `descriptor`, `health-check`, `groups`, `users`,
+//! `import-django`; and the bodies of the operator
 //! commands that talk to a person on the terminal. Like a gRPC handler, they parse input
 //! into domain types, call a service and present the outcome; unlike a server, they print
 //! to stdout, which is why `print_stdout` is allowed here and nowhere else.
 
 pub mod access_commands;
+pub mod django_import_command;
 pub mod health_check;
 
 use std::net::SocketAddr;
@@ -88,6 +90,9 @@ pub enum Command {
         #[command(subcommand)]
         command: access_commands::UsersCommand,
     },
+    /// Import the users, groups and permissions of a Django project (its password hashes
+    /// included); run it again to bring over what changed in Django since.
+    ImportDjango(django_import_command::ImportDjangoArgs),
 }
 
 /// `identity health-check`.

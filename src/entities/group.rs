@@ -16,6 +16,8 @@ pub struct Model {
     pub group_permissions: HasMany<super::group_permission::Entity>,
     #[sea_orm(has_many)]
     pub user_groups: HasMany<super::user_group::Entity>,
+    #[sea_orm(has_many)]
+    pub django_group_imports: HasMany<super::django_group_import::Entity>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -3,6 +3,8 @@
 //! from the migrations, never from the entities.
 
 pub mod audit_event;
+pub mod django_group_import;
+pub mod django_user_import;
 pub mod email_outbox;
 pub mod email_verification_token;
 pub mod group;

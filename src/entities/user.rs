@@ -34,6 +34,8 @@ pub struct Model {
     pub user_groups: HasMany<super::user_group::Entity>,
     #[sea_orm(has_many)]
     pub user_permissions: HasMany<super::user_permission::Entity>,
+    #[sea_orm(has_many)]
+    pub django_user_imports: HasMany<super::django_user_import::Entity>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

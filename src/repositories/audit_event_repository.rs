@@ -27,6 +27,28 @@ pub async fn insert(
     event: NewAuditEvent<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
+    row(event, now).insert(db).await?;
+    Ok(())
+}
+
+/// Appends `events` in one statement.
+#[tracing::instrument(skip_all, fields(events = events.len()))]
+pub async fn insert_many(
+    db: &impl ConnectionTrait,
+    events: Vec<NewAuditEvent<'_>>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows = events.into_iter().map(|event| row(event, now));
+    audit_event::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+fn row(event: NewAuditEvent<'_>, now: DateTime<Utc>) -> audit_event::ActiveModel {
     audit_event::ActiveModel {
         id: Set(Uuid::new_v4()),
         user_id: Set(event.user_id),
@@ -36,9 +58,6 @@ pub async fn insert(
         metadata: Set(event.metadata),
         created_at: Set(now),
     }
-    .insert(db)
-    .await?;
-    Ok(())
 }
 
 /// Deletes at most `limit` events recorded before `created_before`; returns how many.

@@ -136,3 +136,17 @@ pub async fn remove_permissions(
         .await?;
     Ok(())
 }
+
+/// Renames the group. Fails with a unique violation when the name is taken.
+#[tracing::instrument(skip_all, fields(group_id = %id, group = %name))]
+pub async fn rename(db: &impl ConnectionTrait, id: Uuid, name: &GroupName) -> Result<bool, DbErr> {
+    let result = group::Entity::update_many()
+        .col_expr(
+            group::Column::Name,
+            sea_orm::sea_query::Expr::value(name.as_str()),
+        )
+        .filter(group::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}

@@ -4,6 +4,8 @@
 
 pub mod audit_event_repository;
 pub mod db_error;
+pub mod django_import_repository;
+pub mod django_source;
 pub mod email_outbox_repository;
 pub mod email_verification_token_repository;
 pub mod group_repository;

@@ -30,19 +30,7 @@ pub async fn add_to_group(
     group_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let row = user_group::ActiveModel {
-        user_id: Set(user_id),
-        group_id: Set(group_id),
-        created_at: Set(now),
-    };
-    let keep = OnConflict::columns([user_group::Column::UserId, user_group::Column::GroupId])
-        .do_nothing()
-        .to_owned();
-    user_group::Entity::insert(row)
-        .on_conflict(keep)
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+    add_memberships(db, &[(user_id, group_id)], now).await
 }
 
 /// Ends the membership; `false` when there was none.
@@ -68,22 +56,7 @@ pub async fn grant(
     permission: &Permission,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let row = user_permission::ActiveModel {
-        user_id: Set(user_id),
-        permission: Set(permission.as_str().to_owned()),
-        created_at: Set(now),
-    };
-    let keep = OnConflict::columns([
-        user_permission::Column::UserId,
-        user_permission::Column::Permission,
-    ])
-    .do_nothing()
-    .to_owned();
-    user_permission::Entity::insert(row)
-        .on_conflict(keep)
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+    grant_many(db, &[(user_id, permission.clone())], now).await
 }
 
 /// Revokes the user's direct grant; `false` when there was none.
@@ -258,4 +231,61 @@ where
                 .equals((user_group::Entity, user_group::Column::GroupId)),
         )
         .to_owned()
+}
+
+/// Adds each `(user, group)` membership; one that exists is left as it is.
+#[tracing::instrument(skip_all, fields(memberships = memberships.len()))]
+pub async fn add_memberships(
+    db: &impl ConnectionTrait,
+    memberships: &[(Uuid, Uuid)],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if memberships.is_empty() {
+        return Ok(());
+    }
+    let rows = memberships
+        .iter()
+        .map(|&(user_id, group_id)| user_group::ActiveModel {
+            user_id: Set(user_id),
+            group_id: Set(group_id),
+            created_at: Set(now),
+        });
+    let keep = OnConflict::columns([user_group::Column::UserId, user_group::Column::GroupId])
+        .do_nothing()
+        .to_owned();
+    user_group::Entity::insert_many(rows)
+        .on_conflict(keep)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Grants each `(user, permission)` directly; one already granted is left as it is.
+#[tracing::instrument(skip_all, fields(grants = grants.len()))]
+pub async fn grant_many(
+    db: &impl ConnectionTrait,
+    grants: &[(Uuid, Permission)],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if grants.is_empty() {
+        return Ok(());
+    }
+    let rows = grants
+        .iter()
+        .map(|(user_id, permission)| user_permission::ActiveModel {
+            user_id: Set(*user_id),
+            permission: Set(permission.as_str().to_owned()),
+            created_at: Set(now),
+        });
+    let keep = OnConflict::columns([
+        user_permission::Column::UserId,
+        user_permission::Column::Permission,
+    ])
+    .do_nothing()
+    .to_owned();
+    user_permission::Entity::insert_many(rows)
+        .on_conflict(keep)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
 }

@@ -299,3 +299,61 @@ pub async fn purge_unverified(
         .await?;
     Ok(result.rows_affected)
 }
+
+/// The accounts with these ids.
+#[tracing::instrument(skip_all, fields(users = ids.len()))]
+pub async fn find_by_ids(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<user::Model>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    user::Entity::find()
+        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await
+}
+
+/// The accounts holding any of these normalised emails.
+#[tracing::instrument(skip_all, fields(emails = emails.len()))]
+pub async fn find_by_emails(db: &impl ConnectionTrait, emails: &[&str]) -> Result<Vec<user::Model>, DbErr> {
+    if emails.is_empty() {
+        return Ok(Vec::new());
+    }
+    user::Entity::find()
+        .filter(user::Column::Email.is_in(emails.iter().copied()))
+        .all(db)
+        .await
+}
+
+/// Inserts whole accounts as another system held them (ids, flags and dates kept).
+/// Fails with a unique violation when an id or email is taken.
+#[tracing::instrument(skip_all, fields(users = rows.len()))]
+pub async fn insert_many(db: &impl ConnectionTrait, rows: Vec<user::Model>) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let rows = rows.into_iter().map(user_row);
+    user::Entity::insert_many(rows).exec_without_returning(db).await?;
+    Ok(())
+}
+
+/// Writes every column of `row` over the account with its id.
+#[tracing::instrument(skip_all, fields(user_id = %row.id))]
+pub async fn replace(db: &impl ConnectionTrait, row: user::Model) -> Result<(), DbErr> {
+    user::Entity::update(user_row(row)).exec(db).await?;
+    Ok(())
+}
+
+fn user_row(row: user::Model) -> user::ActiveModel {
+    user::ActiveModel {
+        id: Set(row.id),
+        email: Set(row.email),
+        password_hash: Set(row.password_hash),
+        is_verified: Set(row.is_verified),
+        is_active: Set(row.is_active),
+        is_staff: Set(row.is_staff),
+        is_superuser: Set(row.is_superuser),
+        date_joined: Set(row.date_joined),
+        last_login: Set(row.last_login),
+        updated_at: Set(row.updated_at),
+    }
+}

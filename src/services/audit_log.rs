@@ -43,6 +43,8 @@ pub enum AuditKind {
     AdminUserGroupRemoved,
     AdminPermissionGranted,
     AdminPermissionRevoked,
+    /// `identity import-django` created or changed the account from Django's row.
+    DjangoImported,
 }
 
 impl AuditKind {
@@ -77,6 +79,7 @@ impl AuditKind {
             Self::AdminUserGroupRemoved => "admin_user_group_removed",
             Self::AdminPermissionGranted => "admin_permission_granted",
             Self::AdminPermissionRevoked => "admin_permission_revoked",
+            Self::DjangoImported => "django_imported",
         }
     }
 }
@@ -139,4 +142,26 @@ pub async fn record(
         metadata: event.metadata,
     };
     audit_event_repository::insert(db, row, now).await
+}
+
+/// Appends `events` in `db`'s transaction, in one statement.
+///
+/// # Errors
+/// The insert failed.
+pub async fn record_many(
+    db: &impl ConnectionTrait,
+    events: Vec<AuditRecord<'_>>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let rows = events
+        .iter()
+        .map(|event| NewAuditEvent {
+            user_id: event.user_id,
+            kind: event.kind.as_str(),
+            ip_address: event.client.ip_address.as_deref(),
+            user_agent: event.client.user_agent.as_deref(),
+            metadata: event.metadata.clone(),
+        })
+        .collect();
+    audit_event_repository::insert_many(db, rows, now).await
 }

@@ -4,6 +4,7 @@
 pub mod account_service;
 pub mod admin_service;
 pub mod audit_log;
+pub mod django_import;
 pub mod email_request;
 pub mod maintenance_service;
 pub mod password_attempts;
@@ -19,6 +20,7 @@ pub mod user_access;
 
 pub use account_service::{AccountService, ChangePasswordCommand, SignupCommand};
 pub use admin_service::{AdminService, Operator};
+pub use django_import::{DjangoImportService, ImportOptions, ImportReport};
 pub use maintenance_service::{MaintenanceService, PurgeReport};
 pub use password_reset_service::{PasswordResetService, ResetPasswordCommand};
 pub use service_context::ServiceContext;

@@ -9,6 +9,7 @@
 
 #[macro_use]
 mod database_test;
+mod django_project;
 mod postgres_wire_tap;
 mod smtp_capture;
 mod status_assertions;
@@ -25,6 +26,7 @@ mod console;
 mod database_faults;
 mod database_round_trips;
 mod development_defaults;
+mod django_import;
 mod email_delivery;
 mod enumeration_protection;
 mod external_authorization;

@@ -142,3 +142,58 @@ async fn with_enumeration_protection_signup_takes_as_long_for_a_taken_email(back
     let [taken, fresh] = samples.map(median);
     assert_alike(&[("taken", taken), ("fresh", fresh)]);
 }
+
+database_test!(a_django_pbkdf2_account_is_not_faster_to_reject_than_an_argon2id_one);
+/// An imported account keeps Django's hash until its first login. PBKDF2 at a low
+/// iteration count costs far less than Argon2id; without the Argon2id verification that
+/// follows every Django check, a wrong password for such an account would come back
+/// several times faster and tell a timing attacker the account exists.
+async fn a_django_pbkdf2_account_is_not_faster_to_reject_than_an_argon2id_one(backend: Backend) {
+    use djangohashers::Hasher as _;
+    use identity::entities::user;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+
+    let app = spawn_app(backend).await;
+    let native = app.verified_user("native@example.com", STRONG_PASSWORD).await;
+    let cheap = djangohashers::PBKDF2Hasher.encode(STRONG_PASSWORD, "cheapsalt", 1_000);
+    let now = chrono::Utc::now();
+    user::ActiveModel {
+        id: Set(uuid::Uuid::new_v4()),
+        email: Set("imported@example.com".into()),
+        password_hash: Set(cheap),
+        is_verified: Set(true),
+        is_active: Set(true),
+        is_staff: Set(false),
+        is_superuser: Set(false),
+        date_joined: Set(now),
+        last_login: Set(None),
+        updated_at: Set(now),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    let mut samples = [Vec::new(), Vec::new(), Vec::new()];
+
+    for round in 0..SAMPLES {
+        for offset in 0..3 {
+            let path = (round + offset) % 3;
+            let email = match path {
+                0 => native.email.clone(),
+                1 => "imported@example.com".to_owned(),
+                _ => format!("ghost{round}@example.com"),
+            };
+            samples[path].push(timed(login(&app, &email, "not the right password")).await);
+        }
+    }
+
+    let [argon2id, pbkdf2, unknown] = samples.map(median);
+    assert!(
+        pbkdf2 >= argon2id.mul_f64(1.0 / MAX_RATIO),
+        "PBKDF2 rejects in {pbkdf2:?}, Argon2id in {argon2id:?}"
+    );
+    assert_alike(&[
+        ("argon2id", argon2id),
+        ("django pbkdf2", pbkdf2),
+        ("unknown", unknown),
+    ]);
+}
