@@ -130,7 +130,7 @@ impl DjangoSource {
         let rows = self.page("email", after, limit).await?;
         rows.iter()
             .map(|row| {
-                let key: String = row.try_get("", "id")?;
+                let key: String = row.try_get("", "user_key")?;
                 Ok((self.uuid(&key)?, key, row.try_get("", "email")?))
             })
             .collect()
@@ -255,14 +255,14 @@ impl DjangoSource {
             (Some(after), _) => ("WHERE id > ?".to_owned(), vec![Value::from(after.to_owned())]),
         };
         let sql = format!(
-            r#"SELECT {id} AS id, {columns} FROM "{}" {condition} ORDER BY id LIMIT {limit}"#,
-            self.users
+            r#"SELECT {id} AS user_key, {columns} FROM "{table}" {condition} ORDER BY "{table}".id LIMIT {limit}"#,
+            table = self.users
         );
         self.query_all(&sql, values).await
     }
 
     fn user(&self, row: &QueryResult) -> Result<DjangoUser, SourceError> {
-        let key: String = row.try_get("", "id")?;
+        let key: String = row.try_get("", "user_key")?;
         let last_login: Option<String> = row.try_get("", "last_login")?;
         Ok(DjangoUser {
             id: self.uuid(&key)?,

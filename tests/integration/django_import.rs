@@ -257,18 +257,25 @@ async fn a_rerun_imports_nothing_new_and_brings_over_only_what_changed_in_django
         .unwrap()
         .tokens
         .unwrap();
+    let sha1 = email_of("pbkdf2_sha1");
+    let disabled_session = login(&app, &sha1, &password_of("pbkdf2_sha1"))
+        .await
+        .unwrap()
+        .tokens
+        .unwrap();
     project
         .apply(json!([
             {"op": "change", "email": email_of("argon2"), "fields": {"is_staff": true}},
             {"op": "change", "email": email_of("pbkdf2_sha256"), "groups": []},
             {"op": "change", "email": bcrypt, "password": "bcrypt changed in django 7", "hasher": "bcrypt"},
+            {"op": "change", "email": sha1, "fields": {"is_active": false}},
         ]))
         .await;
 
     let dry = import(&app, &project, &["--dry-run"]).await;
     assert!(dry.stdout.contains("dry run"), "{}", dry.stdout);
     assert!(
-        dry.stdout.contains("0 imported, 3 updated, 7 unchanged"),
+        dry.stdout.contains("0 imported, 4 updated, 6 unchanged"),
         "{}",
         dry.stdout
     );
@@ -280,7 +287,7 @@ async fn a_rerun_imports_nothing_new_and_brings_over_only_what_changed_in_django
     let changed = import(&app, &project, &[]).await;
 
     assert!(
-        changed.stdout.contains("0 imported, 3 updated, 7 unchanged"),
+        changed.stdout.contains("0 imported, 4 updated, 6 unchanged"),
         "{}",
         changed.stdout
     );
@@ -306,6 +313,14 @@ async fn a_rerun_imports_nothing_new_and_brings_over_only_what_changed_in_django
         Code::Unauthenticated,
         "a password changed in Django ends the sessions here"
     );
+    let ended = app.validate(&disabled_session.access_token).await.unwrap_err();
+    assert_eq!(
+        ended.code(),
+        Code::Unauthenticated,
+        "so does an account disabled in Django"
+    );
+    let disabled = login(&app, &sha1, &password_of("pbkdf2_sha1")).await.unwrap_err();
+    assert_status(&disabled, Code::PermissionDenied, "ACCOUNT_DISABLED");
     assert_eq!(stored_hash(&app, &scrypt).await, upgraded);
 
     let last = import(&app, &project, &[]).await;
@@ -387,5 +402,32 @@ async fn a_wrong_table_or_source_is_refused_before_anything_is_written(backend: 
     assert!(injected.stderr.contains("plain SQL name"), "{}", injected.stderr);
     let users = user::Entity::find().count(&app.db).await.unwrap();
     assert_eq!(users, 0);
+    project.drop_database().await;
+}
+
+database_test!(a_group_renamed_in_django_is_renamed_here_and_keeps_its_members);
+async fn a_group_renamed_in_django_is_renamed_here_and_keeps_its_members(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let project = DjangoProject::migrated(backend).await;
+    project.apply(original_project()).await;
+    import(&app, &project, &[]).await;
+
+    project
+        .execute("UPDATE auth_group SET name = 'finance' WHERE name = 'billing'")
+        .await;
+    let run = import(&app, &project, &[]).await;
+
+    assert!(
+        run.stdout
+            .contains("groups: 0 imported, 1 updated, 0 unchanged, 1 skipped"),
+        "{}",
+        run.stdout
+    );
+    let member = login(&app, &email_of("pbkdf2_sha256"), &password_of("pbkdf2_sha256"))
+        .await
+        .unwrap();
+    let member = account(&app, &member.tokens.unwrap().access_token).await;
+    assert_eq!(member.groups, ["finance"]);
+    assert_eq!(member.permissions, ["accounts.view_invoice"]);
     project.drop_database().await;
 }
