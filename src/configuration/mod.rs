@@ -128,6 +128,10 @@ pub struct TokenSettings {
     pub verification_token_ttl: Duration,
     /// `IDENTITY_RESET_TOKEN_TTL_SECS`, counted from the sending of the email.
     pub reset_token_ttl: Duration,
+    /// `IDENTITY_INVITE_TOKEN_TTL_SECS`: an invite's link, which sets the first password,
+    /// counted from the sending of the email. Longer than a reset's: the invitee did not
+    /// ask for it and may read it days later.
+    pub invite_token_ttl: Duration,
     /// `IDENTITY_REFRESH_TOKEN_TTL_SECS`.
     pub refresh_token_ttl: Duration,
     /// `IDENTITY_REFRESH_REUSE_GRACE_SECS`: 0 is strict rotation; at most
@@ -275,6 +279,9 @@ impl Settings {
         }
         if self.tokens.reset_token_ttl.is_zero() {
             return invalid("IDENTITY_RESET_TOKEN_TTL_SECS", "must be at least 1");
+        }
+        if self.tokens.invite_token_ttl.is_zero() {
+            return invalid("IDENTITY_INVITE_TOKEN_TTL_SECS", "must be at least 1");
         }
         if self.database_max_connections == 0 {
             return invalid("IDENTITY_DATABASE_MAX_CONNECTIONS", "must be at least 1");

@@ -117,7 +117,8 @@ pub async fn create(
     // regular account without touching the superuser-only rule.
     let command = CreateUserCommand {
         email,
-        password,
+        password: Some(password),
+        send_invite: false,
         flags: FlagChanges {
             is_active: Some(page.is_active),
             is_verified: Some(page.is_verified),

@@ -21,7 +21,7 @@ macro_rules! embedded_templates {
     };
 }
 
-const TEMPLATES: [(&str, &str); 9] = embedded_templates![
+const TEMPLATES: [(&str, &str); 11] = embedded_templates![
     "layout.html",
     "verification.txt",
     "verification.html",
@@ -31,6 +31,8 @@ const TEMPLATES: [(&str, &str); 9] = embedded_templates![
     "security_notice.html",
     "signup_attempt.txt",
     "signup_attempt.html",
+    "invite.txt",
+    "invite.html",
 ];
 
 /// A message ready for delivery: its subject and two alternative bodies.
@@ -103,6 +105,25 @@ impl EmailTemplates {
         self.render("password_reset", "Reset your password".to_owned(), values)
     }
 
+    /// "Your account is ready": an operator made an account for this address; the
+    /// `{PUBLIC_URL}/reset-password?token=…` link sets its first password.
+    ///
+    /// # Errors
+    /// Rendering failed (a template bug).
+    pub fn invite(
+        &self,
+        link: &str,
+        expires_in_minutes: u64,
+        public_url: &str,
+    ) -> Result<RenderedEmail, Error> {
+        let values = context! { link, public_url, validity => validity(expires_in_minutes) };
+        self.render(
+            "invite",
+            "Your account is ready: choose a password".to_owned(),
+            values,
+        )
+    }
+
     /// A notice about a change to the account (password changed, sessions revoked…).
     ///
     /// # Errors
@@ -156,6 +177,7 @@ fn validity(minutes: u64) -> String {
         0 => "less than a minute".to_owned(),
         1 => "1 minute".to_owned(),
         60 => "1 hour".to_owned(),
+        m if m >= 2880 && m % 1440 == 0 => format!("{} days", m / 1440),
         m if m % 60 == 0 => format!("{} hours", m / 60),
         m => format!("{m} minutes"),
     }
@@ -288,6 +310,29 @@ mod tests {
     }
 
     #[test]
+    fn invite_email_has_the_link_its_validity_and_where_to_sign_in() {
+        let email = templates()
+            .invite(
+                "https://id.example.com/reset-password?token=abc",
+                4320,
+                "https://id.example.com",
+            )
+            .unwrap();
+        assert_eq!(email.subject, "Your account is ready: choose a password");
+        assert!(
+            email
+                .text
+                .contains("\nhttps://id.example.com/reset-password?token=abc\n")
+        );
+        assert!(email.text.contains("3 days"), "{}", email.text);
+        assert!(
+            email
+                .html
+                .contains(r#"href="https://id.example.com/reset-password?token=abc""#)
+        );
+    }
+
+    #[test]
     fn validity_reads_naturally() {
         let cases = [
             (0, "less than a minute"),
@@ -296,6 +341,7 @@ mod tests {
             (60, "1 hour"),
             (90, "90 minutes"),
             (1440, "24 hours"),
+            (4320, "3 days"),
         ];
         for (minutes, expected) in cases {
             assert_eq!(validity(minutes), expected, "for {minutes} minutes");

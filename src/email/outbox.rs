@@ -21,6 +21,7 @@ pub mod kind {
     pub const PASSWORD_RESET: &str = "password_reset";
     pub const NOTICE: &str = "notice";
     pub const SIGNUP_ATTEMPT: &str = "signup_attempt";
+    pub const INVITE: &str = "invite";
 }
 
 /// An email to queue.
@@ -46,6 +47,17 @@ impl<'a> OutboxEmail<'a> {
     pub fn password_reset(user_id: Uuid, recipient: &'a EmailAddress) -> Self {
         Self {
             kind: kind::PASSWORD_RESET,
+            user_id: Some(user_id),
+            recipient,
+            payload: json!({}),
+        }
+    }
+
+    /// An operator's invite to an account made for `recipient`: a link that sets its first
+    /// password (a reset token with the invite's lifetime).
+    pub fn invite(user_id: Uuid, recipient: &'a EmailAddress) -> Self {
+        Self {
+            kind: kind::INVITE,
             user_id: Some(user_id),
             recipient,
             payload: json!({}),

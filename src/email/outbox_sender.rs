@@ -41,11 +41,13 @@ pub struct OutboxSender {
     clock: Clock,
 }
 
-/// The two emails that carry a single-use token.
+/// The emails that carry a single-use token. An invite's is a reset token: it sets the
+/// account's first password through ResetPassword.
 #[derive(Clone, Copy)]
 enum TokenPurpose {
     Verification,
     PasswordReset,
+    Invite,
 }
 
 impl TokenPurpose {
@@ -53,6 +55,7 @@ impl TokenPurpose {
         match self {
             Self::Verification => tokens.verification_token_ttl,
             Self::PasswordReset => tokens.reset_token_ttl,
+            Self::Invite => tokens.invite_token_ttl,
         }
     }
 }
@@ -154,6 +157,7 @@ impl OutboxSender {
                 self.prepare_token_email(row, TokenPurpose::PasswordReset, now)
                     .await
             }
+            kind::INVITE => self.prepare_token_email(row, TokenPurpose::Invite, now).await,
             kind::NOTICE => self.prepare_notice(row),
             kind::SIGNUP_ATTEMPT => Ok(Prepared::Send {
                 email: self
@@ -182,7 +186,7 @@ impl OutboxSender {
             TokenPurpose::Verification if user.is_verified => {
                 return Ok(Prepared::Obsolete("email already verified"));
             }
-            TokenPurpose::PasswordReset if !user.is_active => {
+            TokenPurpose::PasswordReset | TokenPurpose::Invite if !user.is_active => {
                 return Ok(Prepared::Obsolete("account disabled"));
             }
             _ => {}
@@ -195,7 +199,7 @@ impl OutboxSender {
                 email_verification_token_repository::replace_for_user(&txn, user_id, &hash, now, expires_at)
                     .await?;
             }
-            TokenPurpose::PasswordReset => {
+            TokenPurpose::PasswordReset | TokenPurpose::Invite => {
                 password_reset_token_repository::replace_for_user(&txn, user_id, &hash, now, expires_at)
                     .await?;
             }
@@ -211,6 +215,13 @@ impl OutboxSender {
             TokenPurpose::PasswordReset => {
                 let link = self.link("reset-password", &token);
                 let email = self.templates.password_reset(&link, minutes)?;
+                (link, email)
+            }
+            TokenPurpose::Invite => {
+                let link = self.link("reset-password", &token);
+                let email = self
+                    .templates
+                    .invite(&link, minutes, self.email.public_url.as_str())?;
                 (link, email)
             }
         };

@@ -106,6 +106,20 @@ impl AccountRpc for AccountHandler {
         Ok(Response::new(proto::ChangePasswordResponse {}))
     }
 
+    #[tracing::instrument(name = "identity.v1.AccountService/DeleteAccount", skip_all, fields(user_id))]
+    async fn delete_account(
+        &self,
+        request: Request<proto::DeleteAccountRequest>,
+    ) -> Result<Response<proto::DeleteAccountResponse>, Status> {
+        let principal = self.bearer.authenticate(&request).await?;
+        let client = request_context::client_info(&request);
+        let password = request_decoding::delete_account(request.get_ref())?;
+        self.accounts
+            .delete_account(&principal, &password, &client)
+            .await?;
+        Ok(Response::new(proto::DeleteAccountResponse {}))
+    }
+
     #[tracing::instrument(name = "identity.v1.AccountService/GetAccount", skip_all, fields(user_id))]
     async fn get_account(
         &self,

@@ -89,6 +89,38 @@ impl AdminRpc for AdminHandler {
         }))
     }
 
+    #[tracing::instrument(name = "identity.v1.AdminService/CreateUser", skip_all, fields(user_id))]
+    async fn create_user(
+        &self,
+        request: Request<proto::CreateUserRequest>,
+    ) -> Result<Response<proto::CreateUserResponse>, Status> {
+        let operator = self.operator(&request).await?;
+        let client = request_context::client_info(&request);
+        let command = admin_request_decoding::create_user(request.get_ref())?;
+        let user = self.admin.create_user(&operator, command, &client).await?;
+        Ok(Response::new(proto::CreateUserResponse {
+            user: Some(response_encoding::user(&user)),
+        }))
+    }
+
+    #[tracing::instrument(
+        name = "identity.v1.AdminService/SendPasswordReset",
+        skip_all,
+        fields(user_id)
+    )]
+    async fn send_password_reset(
+        &self,
+        request: Request<proto::SendPasswordResetRequest>,
+    ) -> Result<Response<proto::SendPasswordResetResponse>, Status> {
+        let operator = self.operator(&request).await?;
+        let client = request_context::client_info(&request);
+        let user_id = admin_request_decoding::account_id("user_id", &request.get_ref().user_id)?;
+        self.admin
+            .send_password_reset(&operator, user_id, &client)
+            .await?;
+        Ok(Response::new(proto::SendPasswordResetResponse {}))
+    }
+
     #[tracing::instrument(name = "identity.v1.AdminService/DeleteUser", skip_all, fields(user_id))]
     async fn delete_user(
         &self,

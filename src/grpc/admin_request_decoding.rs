@@ -5,12 +5,12 @@
 use uuid::Uuid;
 
 use super::request_decoding::FieldViolations;
-use crate::domain::{EmailAddress, GroupName, InputError, Permission};
+use crate::domain::{EmailAddress, GroupName, InputError, NewPassword, Permission};
 use crate::proto;
 use crate::proto::get_user_request::Lookup;
 use crate::services::admin_service::{
-    AccessChange, AuditEventQuery, CreateGroupCommand, EventSubject, FlagChanges, ListUsersQuery, Listing,
-    PageRequest, UpdateGroupCommand, UpdateUserCommand, UserLookup,
+    AccessChange, AuditEventQuery, CreateGroupCommand, CreateUserCommand, EventSubject, FlagChanges,
+    ListUsersQuery, Listing, PageRequest, UpdateGroupCommand, UpdateUserCommand, UserLookup,
 };
 
 /// # Errors
@@ -54,6 +54,30 @@ pub fn update_user(request: &proto::UpdateUserRequest) -> Result<UpdateUserComma
             is_superuser: request.is_superuser,
         },
     })
+}
+
+/// # Errors
+/// `email`, `password` violations. The password is judged against the email in the
+/// service (with the policy), as Signup's is.
+pub fn create_user(request: &proto::CreateUserRequest) -> Result<CreateUserCommand, FieldViolations> {
+    let mut violations = FieldViolations::default();
+    let email = violations.check("email", EmailAddress::parse(&request.email));
+    let password = match request.password.as_deref() {
+        None | Some("") => None,
+        Some(raw) => violations.check("password", NewPassword::parse(raw, email.as_ref())),
+    };
+    let command = email.map(|email| CreateUserCommand {
+        email,
+        password,
+        send_invite: request.send_invite,
+        flags: FlagChanges {
+            is_active: None,
+            is_verified: Some(request.is_verified),
+            is_staff: request.is_staff.then_some(true),
+            is_superuser: request.is_superuser.then_some(true),
+        },
+    });
+    violations.finish(command)
 }
 
 /// An account id in the named field; `None` when it is not a UUID.

@@ -169,6 +169,12 @@ pub fn list_sessions(request: &proto::ListSessionsRequest) -> Result<PageRequest
 }
 
 /// # Errors
+/// A `password` violation.
+pub fn delete_account(request: &proto::DeleteAccountRequest) -> Result<PasswordAttempt, FieldViolations> {
+    PasswordAttempt::parse(&request.password).map_err(|error| FieldViolations::single("password", error))
+}
+
+/// # Errors
 /// `current_password`, `new_password` violations.
 pub fn change_password(
     request: &proto::ChangePasswordRequest,

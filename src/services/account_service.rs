@@ -1,5 +1,8 @@
 //! Account use cases: signup, email verification, resending the verification email.
 
+use serde_json::json;
+
+use super::admin_service::rules;
 use super::audit_log::{self, AuditKind};
 use super::session_revocation::{self, Revocation};
 use super::stored_rows::to_user;
@@ -154,23 +157,13 @@ impl AccountService {
             .password_policy
             .check(&command.new_password, Some(&user.email))
             .map_err(ServiceError::for_field("new_password"))?;
-        let gate = self.ctx.limiter.password_check(&user.email).await;
-        let now = self.ctx.clock.now();
-        password_attempts::admit(&self.ctx, gate, Some(user.id), &user.email, client, now).await?;
-        let row = user_repository::find_by_id(&self.ctx.db, user.id)
-            .await?
-            .ok_or(ServiceError::UserNotFound)?;
-        let check = self
-            .ctx
-            .hasher
-            .verify(&command.current_password, Some(&row.password_hash))
-            .await?;
-        if check == PasswordCheck::DoesNotMatch {
-            self.ctx.limiter.password_failed(&user.email, client).await;
-            let event = AuditKind::PasswordChangeFailed.about(user.id, client);
-            audit_log::record(&self.ctx.db, event, now).await?;
-            return Err(ServiceError::InvalidCredentials);
-        }
+        self.check_current_password(
+            principal,
+            &command.current_password,
+            AuditKind::PasswordChangeFailed,
+            client,
+        )
+        .await?;
         let password_hash = self.ctx.hasher.hash(&command.new_password).await?;
         let now = self.ctx.clock.now();
         let txn = transaction::begin_write(&self.ctx.db).await?;
@@ -192,6 +185,69 @@ impl AccountService {
         outbox::enqueue(&txn, notice, now).await?;
         txn.commit().await?;
         self.ctx.outbox.wake();
+        Ok(())
+    }
+}
+
+impl AccountService {
+    /// Deletes the caller's own account after checking its password: its sessions,
+    /// tokens, memberships and queued emails go with the row (foreign keys cascade); its
+    /// audit events stay, and one more records the deletion with the id and address.
+    /// An account that is the last active superuser cannot go.
+    ///
+    /// # Errors
+    /// `RateLimited`, `InvalidCredentials` (wrong password), `LastSuperuser`, `Overloaded`,
+    /// `DatabaseUnavailable`, `Unexpected`.
+    #[tracing::instrument(skip_all, fields(user_id = %principal.user.id))]
+    pub async fn delete_account(
+        &self,
+        principal: &AuthenticatedPrincipal,
+        password: &PasswordAttempt,
+        client: &ClientInfo,
+    ) -> Result<(), ServiceError> {
+        let user = &principal.user;
+        self.check_current_password(principal, password, AuditKind::AccountDeletionFailed, client)
+            .await?;
+        let now = self.ctx.clock.now();
+        let txn = transaction::begin_write(&self.ctx.db).await?;
+        let superusers = user_repository::lock_active_superusers(&txn).await?;
+        let Some(row) = user_repository::find_by_id_for_update(&txn, user.id).await? else {
+            return Err(ServiceError::UserNotFound);
+        };
+        rules::check_keeps_a_superuser(&to_user(row), &superusers)?;
+        user_repository::delete(&txn, user.id).await?;
+        // The event outlives the row, so its details say who it was.
+        let metadata = json!({ "deleted_user_id": user.id, "deleted_email": user.email.as_str() });
+        let event = AuditKind::AccountDeleted.about(None, client).with(metadata);
+        audit_log::record(&txn, event, now).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// The caller's current password, checked as a login attempt: a stolen access token
+    /// must not become an unthrottled password oracle. It passes the account's gate as
+    /// Login does (`password_attempts`); a wrong one spends the account's failure budgets
+    /// and is audited as `failed`.
+    async fn check_current_password(
+        &self,
+        principal: &AuthenticatedPrincipal,
+        attempt: &PasswordAttempt,
+        failed: AuditKind,
+        client: &ClientInfo,
+    ) -> Result<(), ServiceError> {
+        let user = &principal.user;
+        let gate = self.ctx.limiter.password_check(&user.email).await;
+        let now = self.ctx.clock.now();
+        password_attempts::admit(&self.ctx, gate, Some(user.id), &user.email, client, now).await?;
+        let row = user_repository::find_by_id(&self.ctx.db, user.id)
+            .await?
+            .ok_or(ServiceError::UserNotFound)?;
+        let check = self.ctx.hasher.verify(attempt, Some(&row.password_hash)).await?;
+        if check == PasswordCheck::DoesNotMatch {
+            self.ctx.limiter.password_failed(&user.email, client).await;
+            audit_log::record(&self.ctx.db, failed.about(user.id, client), now).await?;
+            return Err(ServiceError::InvalidCredentials);
+        }
         Ok(())
     }
 }

@@ -43,6 +43,12 @@ pub enum AuditKind {
     AdminUserGroupRemoved,
     AdminPermissionGranted,
     AdminPermissionRevoked,
+    /// An operator sent the account a password-reset link (SendPasswordReset).
+    AdminPasswordResetSent,
+    /// The owner deleted their account (DeleteAccount).
+    AccountDeleted,
+    /// DeleteAccount with a wrong password.
+    AccountDeletionFailed,
     /// `identity import-django` created or changed the account from Django's row.
     DjangoImported,
 }
@@ -79,6 +85,9 @@ impl AuditKind {
             Self::AdminUserGroupRemoved => "admin_user_group_removed",
             Self::AdminPermissionGranted => "admin_permission_granted",
             Self::AdminPermissionRevoked => "admin_permission_revoked",
+            Self::AdminPasswordResetSent => "admin_password_reset_sent",
+            Self::AccountDeleted => "account_deleted",
+            Self::AccountDeletionFailed => "account_deletion_failed",
             Self::DjangoImported => "django_imported",
         }
     }

@@ -18,6 +18,7 @@ mod test_app;
 mod test_database;
 
 mod access_tokens;
+mod account_lifetime;
 mod account_lockout;
 mod admin;
 mod change_password;

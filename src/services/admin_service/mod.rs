@@ -9,7 +9,7 @@ mod commands;
 mod groups;
 mod listing;
 mod paging;
-mod rules;
+pub(crate) mod rules;
 mod user_access;
 mod user_creation;
 mod user_sessions;

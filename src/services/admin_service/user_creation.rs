@@ -1,6 +1,6 @@
-//! Creating an account on an operator's behalf, with its flags set at once (the console's
-//! "new user" form). The same ladder as UpdateUser: only a superuser hands out staff or
-//! superuser.
+//! Creating an account on an operator's behalf, with its flags set at once (CreateUser
+//! and the console's "new user" form), and sending an account a password-reset link. The
+//! same ladder as UpdateUser: only a superuser hands out staff or superuser.
 
 use serde_json::json;
 use uuid::Uuid;
@@ -9,25 +9,34 @@ use super::AdminService;
 use super::commands::FlagChanges;
 use super::rules::{self, Operator};
 use crate::domain::{ClientInfo, EmailAddress, NewPassword, User};
+use crate::email::outbox::{self, OutboxEmail};
 use crate::repositories::db_error::UniqueViolationExt;
 use crate::repositories::{transaction, user_repository};
 use crate::services::ServiceError;
 use crate::services::audit_log::{self, AuditKind};
 use crate::services::stored_rows::to_user;
 
+/// What a password-less account holds until its owner sets one: Django's "unusable
+/// password" form, which no attempt matches (`auth::stored_hash`).
+const NO_PASSWORD_YET: &str = "!";
+
 /// A new account as an operator asks for it. Unset flags keep Signup's defaults: active,
 /// unverified, no privileges.
 #[derive(Debug)]
 pub struct CreateUserCommand {
     pub email: EmailAddress,
-    /// Already meets the policy; checked again against the email here.
-    pub password: NewPassword,
+    /// Already parsed; checked against the policy and the email here. Without one the
+    /// account cannot log in until its owner sets a password (the invite, or a reset).
+    pub password: Option<NewPassword>,
     pub flags: FlagChanges,
+    /// Email the owner a link that sets the password.
+    pub send_invite: bool,
 }
 
 impl AdminService {
-    /// Creates the account and records who created it, in one transaction. No email is
-    /// sent: the operator decides whether the address counts as verified.
+    /// Creates the account and records who created it, in one transaction, with the
+    /// invite queued in it when asked for. Otherwise no email is sent: the operator
+    /// decides whether the address counts as verified.
     ///
     /// # Errors
     /// `InvalidField` (a password guessable from the email), `NotSuperuser`, `EmailTaken`,
@@ -41,12 +50,17 @@ impl AdminService {
     ) -> Result<User, ServiceError> {
         // A new account is never the operator's own, so only the privilege rule can refuse.
         rules::check_flag_changes(operator, Uuid::nil(), &command.flags)?;
-        self.ctx
-            .password_policy
-            .check(&command.password, Some(&command.email))
-            .map_err(ServiceError::for_field("password"))?;
         // Hash before opening the transaction: it takes the longest and needs no lock.
-        let password_hash = self.ctx.hasher.hash(&command.password).await?;
+        let password_hash = match &command.password {
+            Some(password) => {
+                self.ctx
+                    .password_policy
+                    .check(password, Some(&command.email))
+                    .map_err(ServiceError::for_field("password"))?;
+                self.ctx.hasher.hash(password).await?
+            }
+            None => NO_PASSWORD_YET.to_owned(),
+        };
         let now = self.ctx.clock.now();
         let txn = transaction::begin_write(&self.ctx.db).await?;
         let row = user_repository::insert(&txn, &command.email, &password_hash, now)
@@ -58,10 +72,15 @@ impl AdminService {
         if !changes.is_empty() {
             user_repository::update_flags(&txn, user.id, changes.into(), now).await?;
         }
+        if command.send_invite {
+            outbox::enqueue(&txn, OutboxEmail::invite(user.id, &user.email), now).await?;
+        }
         let metadata = json!({
             "operator_id": operator.id(),
             "email": user.email.as_str(),
             "changes": changes.describe(&user),
+            "password_set": command.password.is_some(),
+            "invited": command.send_invite,
         });
         audit_log::record(
             &txn,
@@ -70,6 +89,49 @@ impl AdminService {
         )
         .await?;
         txn.commit().await?;
+        if command.send_invite {
+            self.ctx.outbox.wake();
+        }
         Ok(changes.apply_to(user))
+    }
+
+    /// Queues a password-reset email to the account's owner, as RequestPasswordReset
+    /// would, and records which operator asked. The link goes to the owner's address
+    /// only, so any staff member may send it, to any account.
+    ///
+    /// # Errors
+    /// `UserNotFound`, `AccountDisabled` (a disabled account gets no reset link),
+    /// `DatabaseUnavailable`, `Unexpected`.
+    #[tracing::instrument(skip_all, fields(operator_id = %operator.id(), target_id))]
+    pub async fn send_password_reset(
+        &self,
+        operator: &Operator,
+        user_id: Option<Uuid>,
+        client: &ClientInfo,
+    ) -> Result<(), ServiceError> {
+        let id = user_id.ok_or(ServiceError::UserNotFound)?;
+        tracing::Span::current().record("target_id", tracing::field::display(id));
+        let now = self.ctx.clock.now();
+        let txn = transaction::begin_write(&self.ctx.db).await?;
+        let user = user_repository::find_by_id(&txn, id)
+            .await?
+            .map(to_user)
+            .ok_or(ServiceError::UserNotFound)?;
+        if !user.is_active {
+            return Err(ServiceError::AccountDisabled);
+        }
+        outbox::enqueue(&txn, OutboxEmail::password_reset(user.id, &user.email), now).await?;
+        let metadata = json!({ "operator_id": operator.id() });
+        audit_log::record(
+            &txn,
+            AuditKind::AdminPasswordResetSent
+                .about(user.id, client)
+                .with(metadata),
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        self.ctx.outbox.wake();
+        Ok(())
     }
 }
