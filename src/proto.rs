@@ -61,6 +61,8 @@ mod tests {
                     "RequestPasswordReset",
                     "ResetPassword",
                     "ChangePassword",
+                    "RequestEmailChange",
+                    "ConfirmEmailChange",
                     "DeleteAccount",
                     "GetAccount",
                 ],

@@ -25,7 +25,8 @@ use crate::grpc::{self, GrpcServices};
 use crate::observability::health_watcher;
 use crate::rate_limit::RateLimiter;
 use crate::services::{
-    AccountService, AdminService, MaintenanceService, PasswordResetService, ServiceContext, TokenService,
+    AccountService, AdminService, EmailChangeService, MaintenanceService, PasswordResetService,
+    ServiceContext, TokenService,
 };
 use crate::{database, observability, purge_scheduler};
 
@@ -95,6 +96,7 @@ impl Application {
             accounts: AccountService::new(context.clone()),
             admin: AdminService::new(context.clone()),
             password_resets: PasswordResetService::new(context.clone()),
+            email_changes: EmailChangeService::new(context.clone()),
             tokens: TokenService::new(
                 context,
                 SessionLookups::start(&db, clock.clone()),

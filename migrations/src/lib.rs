@@ -23,6 +23,8 @@ mod m20261202_000012_create_user_groups;
 mod m20261202_000013_create_user_permissions;
 mod m20261202_000014_create_django_user_imports;
 mod m20261202_000015_create_django_group_imports;
+mod m20261202_000016_create_email_change_tokens;
+mod m20261202_000017_create_pending_email_changes;
 
 /// Applies and reverts the migrations in order (`Migrator::up(&db, None)`).
 pub struct Migrator;
@@ -46,6 +48,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000013_create_user_permissions::Migration),
             Box::new(m20261202_000014_create_django_user_imports::Migration),
             Box::new(m20261202_000015_create_django_group_imports::Migration),
+            Box::new(m20261202_000016_create_email_change_tokens::Migration),
+            Box::new(m20261202_000017_create_pending_email_changes::Migration),
         ]
     }
 }

@@ -53,6 +53,7 @@ impl Default for Settings {
                 verification_token_ttl: Duration::from_secs(600),
                 reset_token_ttl: Duration::from_secs(900),
                 invite_token_ttl: Duration::from_secs(259_200),
+                email_change_token_ttl: Duration::from_secs(3600),
                 refresh_token_ttl: Duration::from_secs(2_592_000),
                 refresh_reuse_grace: Duration::ZERO,
                 session_max_lifetime: Duration::from_secs(90 * DAY_SECS),

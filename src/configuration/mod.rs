@@ -132,6 +132,9 @@ pub struct TokenSettings {
     /// counted from the sending of the email. Longer than a reset's: the invitee did not
     /// ask for it and may read it days later.
     pub invite_token_ttl: Duration,
+    /// `IDENTITY_EMAIL_CHANGE_TOKEN_TTL_SECS`: the link sent to the new address of an
+    /// email change, counted from the sending of the email.
+    pub email_change_token_ttl: Duration,
     /// `IDENTITY_REFRESH_TOKEN_TTL_SECS`.
     pub refresh_token_ttl: Duration,
     /// `IDENTITY_REFRESH_REUSE_GRACE_SECS`: 0 is strict rotation; at most
@@ -279,6 +282,9 @@ impl Settings {
         }
         if self.tokens.reset_token_ttl.is_zero() {
             return invalid("IDENTITY_RESET_TOKEN_TTL_SECS", "must be at least 1");
+        }
+        if self.tokens.email_change_token_ttl.is_zero() {
+            return invalid("IDENTITY_EMAIL_CHANGE_TOKEN_TTL_SECS", "must be at least 1");
         }
         if self.tokens.invite_token_ttl.is_zero() {
             return invalid("IDENTITY_INVITE_TOKEN_TTL_SECS", "must be at least 1");

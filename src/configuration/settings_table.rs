@@ -84,6 +84,7 @@ pub static SETTINGS: &[SettingSpec] = &[
     setting!("IDENTITY_JWT_LEEWAY_SECS", secs, jwt.leeway, "clock-skew allowance when validating access tokens"),
     setting!("IDENTITY_VERIFICATION_TOKEN_TTL_SECS", secs, tokens.verification_token_ttl, "verification link lifetime, from when the email is sent"),
     setting!("IDENTITY_RESET_TOKEN_TTL_SECS", secs, tokens.reset_token_ttl, "reset link lifetime, from when the email is sent"),
+    setting!("IDENTITY_EMAIL_CHANGE_TOKEN_TTL_SECS", secs, tokens.email_change_token_ttl, "lifetime of the link that confirms a new email address, from when the email is sent"),
     setting!("IDENTITY_INVITE_TOKEN_TTL_SECS", secs, tokens.invite_token_ttl, "lifetime of the link in an operator's invite (CreateUser with send_invite), from when the email is sent"),
     setting!("IDENTITY_REFRESH_TOKEN_TTL_SECS", secs, tokens.refresh_token_ttl, "refresh token lifetime: a session's idle timeout"),
     setting!("IDENTITY_REFRESH_REUSE_GRACE_SECS", secs, tokens.refresh_reuse_grace, "0: strict rotation; at most 60: a retry of a lost response replaces the successor it never got"),

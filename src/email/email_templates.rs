@@ -21,7 +21,7 @@ macro_rules! embedded_templates {
     };
 }
 
-const TEMPLATES: [(&str, &str); 11] = embedded_templates![
+const TEMPLATES: [(&str, &str); 13] = embedded_templates![
     "layout.html",
     "verification.txt",
     "verification.html",
@@ -33,6 +33,8 @@ const TEMPLATES: [(&str, &str); 11] = embedded_templates![
     "signup_attempt.html",
     "invite.txt",
     "invite.html",
+    "email_change.txt",
+    "email_change.html",
 ];
 
 /// A message ready for delivery: its subject and two alternative bodies.
@@ -120,6 +122,20 @@ impl EmailTemplates {
         self.render(
             "invite",
             "Your account is ready: choose a password".to_owned(),
+            values,
+        )
+    }
+
+    /// "Confirm your new email address", sent to the new address, with the
+    /// `{PUBLIC_URL}/confirm-email-change?token=…` link.
+    ///
+    /// # Errors
+    /// Rendering failed (a template bug).
+    pub fn email_change(&self, link: &str, expires_in_minutes: u64) -> Result<RenderedEmail, Error> {
+        let values = context! { link, validity => validity(expires_in_minutes) };
+        self.render(
+            "email_change",
+            "Confirm your new email address".to_owned(),
             values,
         )
     }

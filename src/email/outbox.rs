@@ -22,6 +22,7 @@ pub mod kind {
     pub const NOTICE: &str = "notice";
     pub const SIGNUP_ATTEMPT: &str = "signup_attempt";
     pub const INVITE: &str = "invite";
+    pub const EMAIL_CHANGE: &str = "email_change";
 }
 
 /// An email to queue.
@@ -61,6 +62,17 @@ impl<'a> OutboxEmail<'a> {
             user_id: Some(user_id),
             recipient,
             payload: json!({}),
+        }
+    }
+
+    /// The link that moves the account to `new_email` (the recipient), proving it reads
+    /// there; `keep_session` is the session that asked, which survives the change.
+    pub fn email_change(user_id: Uuid, new_email: &'a EmailAddress, keep_session: Uuid) -> Self {
+        Self {
+            kind: kind::EMAIL_CHANGE,
+            user_id: Some(user_id),
+            recipient: new_email,
+            payload: json!({ "keep_session_id": keep_session }),
         }
     }
 

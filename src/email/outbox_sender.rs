@@ -22,11 +22,11 @@ use super::mail_delivery::MailDelivery;
 use super::outbox::{OutboxWaker, kind};
 use crate::clock::{Clock, to_time_delta};
 use crate::configuration::{EmailSettings, TokenSettings};
-use crate::domain::OpaqueToken;
+use crate::domain::{EmailAddress, OpaqueToken};
 use crate::entities::email_outbox;
 use crate::repositories::{
-    email_outbox_repository, email_verification_token_repository, password_reset_token_repository,
-    transaction, user_repository,
+    email_change_token_repository, email_outbox_repository, email_verification_token_repository,
+    password_reset_token_repository, pending_email_change_repository, transaction, user_repository,
 };
 
 /// Delivers queued emails until shut down.
@@ -48,6 +48,8 @@ enum TokenPurpose {
     Verification,
     PasswordReset,
     Invite,
+    /// Sent to the new address; the row's payload names it and the session to keep.
+    EmailChange,
 }
 
 impl TokenPurpose {
@@ -56,6 +58,7 @@ impl TokenPurpose {
             Self::Verification => tokens.verification_token_ttl,
             Self::PasswordReset => tokens.reset_token_ttl,
             Self::Invite => tokens.invite_token_ttl,
+            Self::EmailChange => tokens.email_change_token_ttl,
         }
     }
 }
@@ -158,6 +161,10 @@ impl OutboxSender {
                     .await
             }
             kind::INVITE => self.prepare_token_email(row, TokenPurpose::Invite, now).await,
+            kind::EMAIL_CHANGE => {
+                self.prepare_token_email(row, TokenPurpose::EmailChange, now)
+                    .await
+            }
             kind::NOTICE => self.prepare_notice(row),
             kind::SIGNUP_ATTEMPT => Ok(Prepared::Send {
                 email: self
@@ -186,7 +193,9 @@ impl OutboxSender {
             TokenPurpose::Verification if user.is_verified => {
                 return Ok(Prepared::Obsolete("email already verified"));
             }
-            TokenPurpose::PasswordReset | TokenPurpose::Invite if !user.is_active => {
+            TokenPurpose::PasswordReset | TokenPurpose::Invite | TokenPurpose::EmailChange
+                if !user.is_active =>
+            {
                 return Ok(Prepared::Obsolete("account disabled"));
             }
             _ => {}
@@ -203,6 +212,22 @@ impl OutboxSender {
                 password_reset_token_repository::replace_for_user(&txn, user_id, &hash, now, expires_at)
                     .await?;
             }
+            TokenPurpose::EmailChange => {
+                // The token and the address it proves are written together, replacing
+                // any older pair: the newest link only ever moves the account to the
+                // address it was sent to.
+                let new_email =
+                    EmailAddress::parse(&row.recipient).context("email change to a bad address")?;
+                let keep_session = row
+                    .payload
+                    .get("keep_session_id")
+                    .and_then(|id| id.as_str())
+                    .and_then(|id| uuid::Uuid::parse_str(id).ok());
+                email_change_token_repository::replace_for_user(&txn, user_id, &hash, now, expires_at)
+                    .await?;
+                pending_email_change_repository::replace(&txn, user_id, &new_email, keep_session, now)
+                    .await?;
+            }
         }
         txn.commit().await?;
         let minutes = ttl.as_secs().div_ceil(60);
@@ -215,6 +240,11 @@ impl OutboxSender {
             TokenPurpose::PasswordReset => {
                 let link = self.link("reset-password", &token);
                 let email = self.templates.password_reset(&link, minutes)?;
+                (link, email)
+            }
+            TokenPurpose::EmailChange => {
+                let link = self.link("confirm-email-change", &token);
+                let email = self.templates.email_change(&link, minutes)?;
                 (link, email)
             }
             TokenPurpose::Invite => {

@@ -5,11 +5,13 @@
 pub mod audit_event;
 pub mod django_group_import;
 pub mod django_user_import;
+pub mod email_change_token;
 pub mod email_outbox;
 pub mod email_verification_token;
 pub mod group;
 pub mod group_permission;
 pub mod password_reset_token;
+pub mod pending_email_change;
 pub mod refresh_token;
 pub mod session;
 pub mod user;

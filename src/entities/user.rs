@@ -35,6 +35,10 @@ pub struct Model {
     #[sea_orm(has_many)]
     pub user_permissions: HasMany<super::user_permission::Entity>,
     #[sea_orm(has_many)]
+    pub email_change_tokens: HasMany<super::email_change_token::Entity>,
+    #[sea_orm(has_many)]
+    pub pending_email_changes: HasMany<super::pending_email_change::Entity>,
+    #[sea_orm(has_many)]
     pub django_user_imports: HasMany<super::django_user_import::Entity>,
 }
 

@@ -6,12 +6,13 @@ use super::bearer_authentication::BearerAuthenticator;
 use super::{request_context, request_decoding, response_encoding};
 use crate::proto;
 use crate::proto::account_service_server::AccountService as AccountRpc;
-use crate::services::{AccountService, PasswordResetService};
+use crate::services::{AccountService, EmailChangeService, PasswordResetService};
 
 /// Serves AccountService over the account use cases.
 pub struct AccountHandler {
     accounts: AccountService,
     password_resets: PasswordResetService,
+    email_changes: EmailChangeService,
     bearer: BearerAuthenticator,
 }
 
@@ -19,11 +20,13 @@ impl AccountHandler {
     pub fn new(
         accounts: AccountService,
         password_resets: PasswordResetService,
+        email_changes: EmailChangeService,
         bearer: BearerAuthenticator,
     ) -> Self {
         Self {
             accounts,
             password_resets,
+            email_changes,
             bearer,
         }
     }
@@ -118,6 +121,41 @@ impl AccountRpc for AccountHandler {
             .delete_account(&principal, &password, &client)
             .await?;
         Ok(Response::new(proto::DeleteAccountResponse {}))
+    }
+
+    #[tracing::instrument(
+        name = "identity.v1.AccountService/RequestEmailChange",
+        skip_all,
+        fields(user_id)
+    )]
+    async fn request_email_change(
+        &self,
+        request: Request<proto::RequestEmailChangeRequest>,
+    ) -> Result<Response<proto::RequestEmailChangeResponse>, Status> {
+        let principal = self.bearer.authenticate(&request).await?;
+        let client = request_context::client_info(&request);
+        let command = request_decoding::request_email_change(request.get_ref())?;
+        self.email_changes
+            .request_email_change(&principal, command, &client)
+            .await?;
+        Ok(Response::new(proto::RequestEmailChangeResponse {}))
+    }
+
+    #[tracing::instrument(
+        name = "identity.v1.AccountService/ConfirmEmailChange",
+        skip_all,
+        fields(user_id)
+    )]
+    async fn confirm_email_change(
+        &self,
+        request: Request<proto::ConfirmEmailChangeRequest>,
+    ) -> Result<Response<proto::ConfirmEmailChangeResponse>, Status> {
+        let client = request_context::client_info(&request);
+        let token = request_decoding::token(&request.get_ref().token)?;
+        let user = self.email_changes.confirm_email_change(token, &client).await?;
+        Ok(Response::new(proto::ConfirmEmailChangeResponse {
+            user: Some(response_encoding::user(&user)),
+        }))
     }
 
     #[tracing::instrument(name = "identity.v1.AccountService/GetAccount", skip_all, fields(user_id))]

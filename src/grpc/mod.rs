@@ -31,13 +31,14 @@ use crate::domain::TrustedProxies;
 use crate::proto::account_service_server::AccountServiceServer;
 use crate::proto::admin_service_server::AdminServiceServer;
 use crate::proto::token_service_server::TokenServiceServer;
-use crate::services::{AccountService, AdminService, PasswordResetService, TokenService};
+use crate::services::{AccountService, AdminService, EmailChangeService, PasswordResetService, TokenService};
 
 /// The use cases the handlers serve.
 pub struct GrpcServices {
     pub accounts: AccountService,
     pub admin: AdminService,
     pub password_resets: PasswordResetService,
+    pub email_changes: EmailChangeService,
     pub tokens: TokenService,
 }
 
@@ -59,8 +60,12 @@ pub async fn serve(
         .build_v1alpha()
         .context("building reflection v1alpha")?;
     let bearer = bearer_authentication::BearerAuthenticator::new(services.tokens.clone());
-    let accounts =
-        account_handler::AccountHandler::new(services.accounts, services.password_resets, bearer.clone());
+    let accounts = account_handler::AccountHandler::new(
+        services.accounts,
+        services.password_resets,
+        services.email_changes,
+        bearer.clone(),
+    );
     let admin = admin_handler::AdminHandler::new(services.admin, bearer.clone());
     let authorization = authorization_handler::AuthorizationHandler::new(services.tokens.clone());
     let tokens = token_handler::TokenHandler::new(services.tokens, bearer);

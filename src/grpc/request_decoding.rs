@@ -7,7 +7,9 @@ use uuid::Uuid;
 use crate::domain::{EmailAddress, InputError, NewPassword, OpaqueToken, PasswordAttempt, Permission};
 use crate::proto;
 use crate::services::admin_service::{Listing, PageRequest};
-use crate::services::{ChangePasswordCommand, LoginCommand, ResetPasswordCommand, SignupCommand};
+use crate::services::{
+    ChangePasswordCommand, LoginCommand, RequestEmailChangeCommand, ResetPasswordCommand, SignupCommand,
+};
 
 /// Longest device name kept; it is a label for the owner's session list.
 const MAX_DEVICE_NAME: usize = 128;
@@ -67,7 +69,29 @@ pub fn signup(request: proto::SignupRequest) -> Result<SignupCommand, FieldViola
 /// # Errors
 /// A `token` violation.
 pub fn verify_email(request: &proto::VerifyEmailRequest) -> Result<OpaqueToken, FieldViolations> {
-    OpaqueToken::parse(&request.token).map_err(|error| FieldViolations::single("token", error))
+    token(&request.token)
+}
+
+/// A single-use token in the `token` field.
+///
+/// # Errors
+/// A `token` violation.
+pub fn token(raw: &str) -> Result<OpaqueToken, FieldViolations> {
+    OpaqueToken::parse(raw).map_err(|error| FieldViolations::single("token", error))
+}
+
+/// # Errors
+/// `new_email`, `password` violations.
+pub fn request_email_change(
+    request: &proto::RequestEmailChangeRequest,
+) -> Result<RequestEmailChangeCommand, FieldViolations> {
+    let mut violations = FieldViolations::default();
+    let new_email = violations.check("new_email", EmailAddress::parse(&request.new_email));
+    let password = violations.check("password", PasswordAttempt::parse(&request.password));
+    let command = new_email
+        .zip(password)
+        .map(|(new_email, password)| RequestEmailChangeCommand { new_email, password });
+    violations.finish(command)
 }
 
 /// An email in the `email` field.

@@ -146,6 +146,21 @@ impl From<ServiceError> for Status {
                 Reason::TokenExpired,
                 "this password reset link has expired; request a new one",
             ),
+            E::EmailChangeTokenNotFound => status(
+                NotFound,
+                Reason::TokenNotFound,
+                "this email change link is not valid; ask for the change again",
+            ),
+            E::EmailChangeTokenUsed => status(
+                FailedPrecondition,
+                Reason::TokenUsed,
+                "this email change link was already used",
+            ),
+            E::EmailChangeTokenExpired => status(
+                FailedPrecondition,
+                Reason::TokenExpired,
+                "this email change link has expired; ask for the change again",
+            ),
             E::AlreadyVerified => status(
                 FailedPrecondition,
                 Reason::AlreadyVerified,

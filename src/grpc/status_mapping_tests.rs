@@ -34,6 +34,13 @@ fn every_service_error_maps_to_its_design_row() {
             "TOKEN_EXPIRED",
         ),
         (E::ResetTokenExpired, Code::FailedPrecondition, "TOKEN_EXPIRED"),
+        (E::EmailChangeTokenNotFound, Code::NotFound, "TOKEN_NOT_FOUND"),
+        (E::EmailChangeTokenUsed, Code::FailedPrecondition, "TOKEN_USED"),
+        (
+            E::EmailChangeTokenExpired,
+            Code::FailedPrecondition,
+            "TOKEN_EXPIRED",
+        ),
         (
             E::EmailNotVerified,
             Code::FailedPrecondition,

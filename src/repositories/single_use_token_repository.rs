@@ -1,5 +1,5 @@
-//! The two single-use token tables, `email_verification_tokens` and
-//! `password_reset_tokens`: same shape, same rules (stored as hashes, one live token per
+//! The single-use token tables, `email_verification_tokens`, `password_reset_tokens` and
+//! `email_change_tokens`: same shape, same rules (stored as hashes, one live token per
 //! user, consumed once by a conditional UPDATE, purged when spent or expired). One
 //! implementation, instantiated per table by `single_use_token_repository!`.
 

@@ -119,6 +119,25 @@ pub async fn set_password_hash(
     Ok(())
 }
 
+/// Moves the account to `email`, which counts as verified (its owner just proved it).
+/// Fails with a unique violation when another account holds it.
+#[tracing::instrument(skip_all, fields(user_id = %id))]
+pub async fn set_verified_email(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    email: &EmailAddress,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    user::Entity::update_many()
+        .col_expr(user::Column::Email, Expr::value(email.as_str().to_owned()))
+        .col_expr(user::Column::IsVerified, Expr::value(true))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Filters of an account listing; `None` keeps all.
 #[derive(Debug, Default)]
 pub struct UserFilter<'a> {

@@ -7,7 +7,7 @@ use super::audit_log::{self, AuditKind};
 use super::session_revocation::{self, Revocation};
 use super::stored_rows::to_user;
 use super::{ServiceContext, ServiceError, email_request, password_attempts, signup_protection};
-use crate::auth::{AuthenticatedPrincipal, PasswordCheck};
+use crate::auth::AuthenticatedPrincipal;
 use crate::domain::{ClientInfo, EmailAddress, NewPassword, OpaqueToken, PasswordAttempt, User};
 use crate::email::outbox::{self, OutboxEmail};
 use crate::repositories::db_error::UniqueViolationExt;
@@ -157,7 +157,8 @@ impl AccountService {
             .password_policy
             .check(&command.new_password, Some(&user.email))
             .map_err(ServiceError::for_field("new_password"))?;
-        self.check_current_password(
+        password_attempts::check_current(
+            &self.ctx,
             principal,
             &command.current_password,
             AuditKind::PasswordChangeFailed,
@@ -206,8 +207,14 @@ impl AccountService {
         client: &ClientInfo,
     ) -> Result<(), ServiceError> {
         let user = &principal.user;
-        self.check_current_password(principal, password, AuditKind::AccountDeletionFailed, client)
-            .await?;
+        password_attempts::check_current(
+            &self.ctx,
+            principal,
+            password,
+            AuditKind::AccountDeletionFailed,
+            client,
+        )
+        .await?;
         let now = self.ctx.clock.now();
         let txn = transaction::begin_write(&self.ctx.db).await?;
         let superusers = user_repository::lock_active_superusers(&txn).await?;
@@ -221,33 +228,6 @@ impl AccountService {
         let event = AuditKind::AccountDeleted.about(None, client).with(metadata);
         audit_log::record(&txn, event, now).await?;
         txn.commit().await?;
-        Ok(())
-    }
-
-    /// The caller's current password, checked as a login attempt: a stolen access token
-    /// must not become an unthrottled password oracle. It passes the account's gate as
-    /// Login does (`password_attempts`); a wrong one spends the account's failure budgets
-    /// and is audited as `failed`.
-    async fn check_current_password(
-        &self,
-        principal: &AuthenticatedPrincipal,
-        attempt: &PasswordAttempt,
-        failed: AuditKind,
-        client: &ClientInfo,
-    ) -> Result<(), ServiceError> {
-        let user = &principal.user;
-        let gate = self.ctx.limiter.password_check(&user.email).await;
-        let now = self.ctx.clock.now();
-        password_attempts::admit(&self.ctx, gate, Some(user.id), &user.email, client, now).await?;
-        let row = user_repository::find_by_id(&self.ctx.db, user.id)
-            .await?
-            .ok_or(ServiceError::UserNotFound)?;
-        let check = self.ctx.hasher.verify(attempt, Some(&row.password_hash)).await?;
-        if check == PasswordCheck::DoesNotMatch {
-            self.ctx.limiter.password_failed(&user.email, client).await;
-            audit_log::record(&self.ctx.db, failed.about(user.id, client), now).await?;
-            return Err(ServiceError::InvalidCredentials);
-        }
         Ok(())
     }
 }

@@ -49,6 +49,13 @@ pub enum AuditKind {
     AccountDeleted,
     /// DeleteAccount with a wrong password.
     AccountDeletionFailed,
+    /// RequestEmailChange: a link went to the new address (or, under enumeration
+    /// protection, would have, were it free).
+    EmailChangeRequested,
+    /// RequestEmailChange with a wrong password.
+    EmailChangeFailed,
+    /// ConfirmEmailChange moved the account to its new address.
+    EmailChanged,
     /// `identity import-django` created or changed the account from Django's row.
     DjangoImported,
 }
@@ -88,6 +95,9 @@ impl AuditKind {
             Self::AdminPasswordResetSent => "admin_password_reset_sent",
             Self::AccountDeleted => "account_deleted",
             Self::AccountDeletionFailed => "account_deletion_failed",
+            Self::EmailChangeRequested => "email_change_requested",
+            Self::EmailChangeFailed => "email_change_failed",
+            Self::EmailChanged => "email_changed",
             Self::DjangoImported => "django_imported",
         }
     }

@@ -15,8 +15,9 @@ use super::ServiceError;
 use crate::clock::Clock;
 use crate::configuration::PurgeSettings;
 use crate::repositories::{
-    audit_event_repository, email_outbox_repository, email_verification_token_repository,
-    password_reset_token_repository, refresh_token_repository, session_repository, user_repository,
+    audit_event_repository, email_change_token_repository, email_outbox_repository,
+    email_verification_token_repository, password_reset_token_repository, refresh_token_repository,
+    session_repository, user_repository,
 };
 
 /// How many rows one purge deleted, per table.
@@ -26,6 +27,8 @@ pub struct PurgeReport {
     pub verification_tokens: u64,
     /// Used or expired `password_reset_tokens`.
     pub reset_tokens: u64,
+    /// Used or expired `email_change_tokens`.
+    pub email_change_tokens: u64,
     /// Expired `refresh_tokens` (not counting those that went with a purged session).
     pub refresh_tokens: u64,
     /// `sessions` ended longer ago than the session retention.
@@ -40,10 +43,11 @@ pub struct PurgeReport {
 
 impl PurgeReport {
     /// Each count with its table's name, in the order the purge runs.
-    pub fn by_table(&self) -> [(&'static str, u64); 7] {
+    pub fn by_table(&self) -> [(&'static str, u64); 8] {
         [
             ("email_verification_tokens", self.verification_tokens),
             ("password_reset_tokens", self.reset_tokens),
+            ("email_change_tokens", self.email_change_tokens),
             ("refresh_tokens", self.refresh_tokens),
             ("sessions", self.sessions),
             ("email_outbox", self.sent_emails),
@@ -105,6 +109,8 @@ impl MaintenanceService {
             })
             .await?,
             reset_tokens: in_batches(limit, || password_reset_token_repository::purge(db, now, limit))
+                .await?,
+            email_change_tokens: in_batches(limit, || email_change_token_repository::purge(db, now, limit))
                 .await?,
             refresh_tokens: in_batches(limit, || refresh_token_repository::purge_expired(db, now, limit))
                 .await?,
@@ -175,13 +181,14 @@ mod tests {
         let report = PurgeReport {
             verification_tokens: 1,
             reset_tokens: 2,
+            email_change_tokens: 8,
             refresh_tokens: 3,
             sessions: 4,
             sent_emails: 5,
             audit_events: 6,
             unverified_accounts: 7,
         };
-        assert_eq!(report.total(), 28);
-        assert_eq!(report.by_table()[4], ("email_outbox", 5));
+        assert_eq!(report.total(), 36);
+        assert_eq!(report.by_table()[5], ("email_outbox", 5));
     }
 }

@@ -14,10 +14,12 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
+use super::audit_log::{self, AuditKind};
 use super::{ServiceContext, ServiceError};
-use crate::domain::{ClientInfo, EmailAddress};
+use crate::auth::{AuthenticatedPrincipal, PasswordCheck};
+use crate::domain::{ClientInfo, EmailAddress, PasswordAttempt};
 use crate::rate_limit::AccountGate;
-use crate::repositories::session_repository;
+use crate::repositories::{session_repository, user_repository};
 
 /// How long a successful login makes its address known to the account.
 pub const KNOWN_ADDRESS_DAYS: i64 = 30;
@@ -54,5 +56,37 @@ pub async fn admit(
         return Err(refused.counted().into());
     }
     ctx.limiter.known_address(email, client).await?;
+    Ok(())
+}
+
+/// The signed-in caller's current password, checked as a login attempt before a
+/// sensitive change (ChangePassword, DeleteAccount, RequestEmailChange): a stolen access
+/// token must not become an unthrottled password oracle. It passes the account's gate
+/// as Login does; a wrong one spends the account's failure budgets and is audited as
+/// `failed`.
+///
+/// # Errors
+/// `RateLimited`, `InvalidCredentials`, `UserNotFound`, `Overloaded`,
+/// `DatabaseUnavailable`, `Unexpected`.
+pub async fn check_current(
+    ctx: &ServiceContext,
+    principal: &AuthenticatedPrincipal,
+    attempt: &PasswordAttempt,
+    failed: AuditKind,
+    client: &ClientInfo,
+) -> Result<(), ServiceError> {
+    let user = &principal.user;
+    let gate = ctx.limiter.password_check(&user.email).await;
+    let now = ctx.clock.now();
+    admit(ctx, gate, Some(user.id), &user.email, client, now).await?;
+    let row = user_repository::find_by_id(&ctx.db, user.id)
+        .await?
+        .ok_or(ServiceError::UserNotFound)?;
+    let check = ctx.hasher.verify(attempt, Some(&row.password_hash)).await?;
+    if check == PasswordCheck::DoesNotMatch {
+        ctx.limiter.password_failed(&user.email, client).await;
+        audit_log::record(&ctx.db, failed.about(user.id, client), now).await?;
+        return Err(ServiceError::InvalidCredentials);
+    }
     Ok(())
 }

@@ -31,6 +31,12 @@ pub enum ServiceError {
     ResetTokenUsed,
     #[error("password reset token expired")]
     ResetTokenExpired,
+    #[error("email change token not found")]
+    EmailChangeTokenNotFound,
+    #[error("email change token already used")]
+    EmailChangeTokenUsed,
+    #[error("email change token expired")]
+    EmailChangeTokenExpired,
     #[error("email already verified")]
     AlreadyVerified,
     #[error("email or password is incorrect")]

@@ -228,3 +228,149 @@ async fn the_last_superuser_cannot_delete_their_own_account(backend: Backend) {
     delete_account(&app, &token, STRONG_PASSWORD).await.unwrap();
     assert!(stored_user(&app, root.id).await.is_none());
 }
+
+async fn request_email_change(
+    app: &TestApp,
+    token: &str,
+    new_email: &str,
+    password: &str,
+) -> Result<(), tonic::Status> {
+    let request = proto::RequestEmailChangeRequest {
+        new_email: new_email.into(),
+        password: password.into(),
+    };
+    app.accounts
+        .clone()
+        .request_email_change(bearer(token, request))
+        .await
+        .map(|_| ())
+}
+
+async fn confirm_email_change(app: &TestApp, token: &str) -> Result<proto::User, tonic::Status> {
+    let request = proto::ConfirmEmailChangeRequest { token: token.into() };
+    let response = app.accounts.clone().confirm_email_change(request).await?;
+    Ok(response.into_inner().user.unwrap())
+}
+
+async fn change_link(app: &TestApp, new_email: &str, count: usize) -> String {
+    let emails = app.smtp.wait_for_emails(new_email, count).await;
+    let email = emails.last().unwrap();
+    assert_eq!(email.subject(), "Confirm your new email address");
+    email.token_from_link("confirm-email-change")
+}
+
+database_test!(an_email_change_needs_the_password_and_the_new_inbox_and_ends_the_other_sessions);
+async fn an_email_change_needs_the_password_and_the_new_inbox_and_ends_the_other_sessions(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (row, asking) = logged_in(&app, "old@example.com", REGULAR).await;
+    let other = app
+        .login("old@example.com", STRONG_PASSWORD)
+        .await
+        .tokens
+        .unwrap();
+
+    let wrong = request_email_change(&app, &asking, "new@example.com", "not my password at all")
+        .await
+        .unwrap_err();
+    assert_status(&wrong, Code::Unauthenticated, "INVALID_CREDENTIALS");
+    let bad = request_email_change(&app, &asking, "nope", STRONG_PASSWORD)
+        .await
+        .unwrap_err();
+    assert_field_violation(&bad, "new_email", "EMAIL_INVALID");
+    request_email_change(&app, &asking, "New@Example.com", STRONG_PASSWORD)
+        .await
+        .unwrap();
+
+    let notice = app.smtp.wait_for_email("old@example.com").await;
+    assert_eq!(
+        notice.subject(),
+        "A change of your email address to new@example.com was requested"
+    );
+    let link = change_link(&app, "new@example.com", 1).await;
+    login(&app, "old@example.com", STRONG_PASSWORD).await.unwrap();
+    let moved = confirm_email_change(&app, &link).await.unwrap();
+
+    assert_eq!(
+        (moved.id.as_str(), moved.email.as_str()),
+        (row.id.to_string().as_str(), "new@example.com")
+    );
+    assert!(moved.is_verified);
+    app.validate(&asking).await.unwrap();
+    let ended = app.validate(&other.access_token).await.unwrap_err();
+    assert_eq!(ended.code(), Code::Unauthenticated, "other sessions end");
+    login(&app, "new@example.com", STRONG_PASSWORD).await.unwrap();
+    let gone = login(&app, "old@example.com", STRONG_PASSWORD).await.unwrap_err();
+    assert_status(&gone, Code::Unauthenticated, "INVALID_CREDENTIALS");
+    let told = app.smtp.wait_for_emails("old@example.com", 2).await;
+    assert_eq!(
+        told[1].subject(),
+        "Your email address was changed to new@example.com"
+    );
+    let again = confirm_email_change(&app, &link).await.unwrap_err();
+    assert_status(&again, Code::FailedPrecondition, "TOKEN_USED");
+    let events = stored_events(&app, "email_changed").await;
+    assert_eq!(events[0].metadata["old_email"], "old@example.com");
+}
+
+database_test!(an_address_taken_before_or_after_the_request_is_refused_and_nothing_changes);
+async fn an_address_taken_before_or_after_the_request_is_refused_and_nothing_changes(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (row, token) = logged_in(&app, "mover@example.com", REGULAR).await;
+    logged_in(&app, "taken@example.com", REGULAR).await;
+
+    let taken = request_email_change(&app, &token, "taken@example.com", STRONG_PASSWORD)
+        .await
+        .unwrap_err();
+    assert_status(&taken, Code::AlreadyExists, "EMAIL_TAKEN");
+
+    request_email_change(&app, &token, "free@example.com", STRONG_PASSWORD)
+        .await
+        .unwrap();
+    let link = change_link(&app, "free@example.com", 1).await;
+    logged_in(&app, "free@example.com", REGULAR).await;
+    let raced = confirm_email_change(&app, &link).await.unwrap_err();
+
+    assert_status(&raced, Code::AlreadyExists, "EMAIL_TAKEN");
+    assert_eq!(
+        stored_user(&app, row.id).await.unwrap().email,
+        "mover@example.com"
+    );
+    app.validate(&token).await.unwrap();
+}
+
+database_test!(only_the_newest_email_change_link_works);
+async fn only_the_newest_email_change_link_works(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, token) = logged_in(&app, "fickle@example.com", REGULAR).await;
+    request_email_change(&app, &token, "first@example.com", STRONG_PASSWORD)
+        .await
+        .unwrap();
+    let first = change_link(&app, "first@example.com", 1).await;
+    request_email_change(&app, &token, "second@example.com", STRONG_PASSWORD)
+        .await
+        .unwrap();
+    let second = change_link(&app, "second@example.com", 1).await;
+
+    let stale = confirm_email_change(&app, &first).await.unwrap_err();
+    assert_status(&stale, Code::NotFound, "TOKEN_NOT_FOUND");
+    let moved = confirm_email_change(&app, &second).await.unwrap();
+    assert_eq!(moved.email, "second@example.com");
+}
+
+database_test!(under_enumeration_protection_a_taken_new_address_answers_like_a_free_one);
+async fn under_enumeration_protection_a_taken_new_address_answers_like_a_free_one(backend: Backend) {
+    let app =
+        crate::test_app::spawn_app_with(backend, |settings| settings.enumeration_protection = true).await;
+    let (_, token) = logged_in(&app, "quiet@example.com", REGULAR).await;
+    logged_in(&app, "someone@example.com", REGULAR).await;
+
+    request_email_change(&app, &token, "someone@example.com", STRONG_PASSWORD)
+        .await
+        .unwrap();
+
+    let notice = app.smtp.wait_for_email("quiet@example.com").await;
+    assert!(notice.subject().starts_with("A change of your email address"));
+    app.smtp
+        .assert_no_email_to("someone@example.com", std::time::Duration::from_millis(500))
+        .await;
+}

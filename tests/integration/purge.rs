@@ -8,7 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use identity::configuration::PurgeSettings;
 use identity::entities::{
-    audit_event, email_outbox, email_verification_token, password_reset_token, refresh_token, session, user,
+    audit_event, email_change_token, email_outbox, email_verification_token, password_reset_token,
+    refresh_token, session, user,
 };
 use identity::services::{MaintenanceService, PurgeReport};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait};
@@ -79,6 +80,7 @@ async fn remaining(db: &DatabaseConnection) -> Tables {
     BTreeMap::from([
         ("email_verification_tokens", ids!(email_verification_token)),
         ("password_reset_tokens", ids!(password_reset_token)),
+        ("email_change_tokens", ids!(email_change_token)),
         ("refresh_tokens", ids!(refresh_token)),
         ("sessions", ids!(session)),
         ("email_outbox", ids!(email_outbox)),
@@ -87,7 +89,7 @@ async fn remaining(db: &DatabaseConnection) -> Tables {
     ])
 }
 
-/// Inserts a single-use token into either token table (same shape, different entity).
+/// Inserts a single-use token into any token table (same shape, different entity).
 macro_rules! insert_token {
     ($entity:ident, $db:expr, $user_id:expr, $expires_at:expr, $used:expr) => {{
         let id = Uuid::new_v4();
@@ -151,6 +153,7 @@ async fn seed(db: &DatabaseConnection, label: &str, kept: &mut Tables) -> PurgeR
     }
     single_use_tokens!(email_verification_token, "email_verification_tokens");
     single_use_tokens!(password_reset_token, "password_reset_tokens");
+    single_use_tokens!(email_change_token, "email_change_tokens");
 
     // Sessions, with a retention of one day after they ended.
     let live = insert_session(db, user_id, now + hours(24), None).await;
@@ -209,6 +212,7 @@ async fn seed(db: &DatabaseConnection, label: &str, kept: &mut Tables) -> PurgeR
     PurgeReport {
         verification_tokens: 2,
         reset_tokens: 2,
+        email_change_tokens: 2,
         refresh_tokens: 3,
         sessions: 3,
         sent_emails: 3,
