@@ -90,6 +90,7 @@ impl Application {
             limiter: rate_limiter(&settings, &clock)?,
             password_policy: settings.password_policy,
             enumeration_protection: settings.enumeration_protection,
+            new_device_notice: settings.new_device_notice,
             clock: clock.clone(),
         };
         let services = GrpcServices {

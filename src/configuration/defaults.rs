@@ -76,6 +76,7 @@ impl Default for Settings {
             console_addr: None,
             log_format: None,
             enumeration_protection: false,
+            new_device_notice: true,
             health_probe_interval: Duration::from_secs(2),
             purge: PurgeSettings {
                 interval: Duration::from_secs(3600),

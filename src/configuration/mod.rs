@@ -71,6 +71,9 @@ pub struct Settings {
     pub log_format: Option<LogFormat>,
     /// `IDENTITY_ENUMERATION_PROTECTION`: hide whether an email is registered at Signup.
     pub enumeration_protection: bool,
+    /// `IDENTITY_NEW_DEVICE_NOTICE`: a login from an (address, user agent) pair the
+    /// account has not used in 90 days emails the owner.
+    pub new_device_notice: bool,
     /// `IDENTITY_HEALTH_PROBE_INTERVAL_SECS`: how often database reachability is probed.
     pub health_probe_interval: Duration,
     /// Deleting what is dead: spent tokens, ended sessions, old emails and audit events.

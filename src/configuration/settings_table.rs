@@ -123,6 +123,7 @@ pub static SETTINGS: &[SettingSpec] = &[
     setting!("IDENTITY_METRICS_ADDR", address_or_off, metrics_addr, "HTTP `/metrics`, `/healthz`, `/readyz`; `off` turns it off"),
     setting!("IDENTITY_CONSOLE_ADDR", optional, console_addr, "unset: no console; e.g. `127.0.0.1:8081` serves the operators' web console"),
     setting!("IDENTITY_LOG_FORMAT", optional, log_format, "`pretty` or `json`; unset: pretty on a terminal, else JSON; filter with `RUST_LOG`"),
+    setting!("IDENTITY_NEW_DEVICE_NOTICE", switch, new_device_notice, "email the owner when a login comes from an address and user agent the account has not used in 90 days (never for its first login)"),
     setting!("IDENTITY_ENUMERATION_PROTECTION", switch, enumeration_protection, "no answer tells a taken email from a free one: Signup, and Login of unverified accounts"),
     setting!("IDENTITY_TRUSTED_PROXIES", text, trusted_proxies, "comma-separated CIDRs of gateways whose `x-forwarded-for` names the client (README: behind a gateway); empty trusts none"),
     setting!("IDENTITY_SHUTDOWN_DRAIN_SECS", secs, shutdown_drain, "after SIGTERM, how long health says NOT_SERVING while calls are still served"),

@@ -54,6 +54,30 @@ impl<'a> OutboxEmail<'a> {
         }
     }
 
+    /// A login from a device the account has not used lately: when, from where, which
+    /// device, and how to end that session.
+    pub fn new_device(
+        user_id: Uuid,
+        recipient: &'a EmailAddress,
+        device: &str,
+        ip_address: &str,
+        when: DateTime<Utc>,
+    ) -> Self {
+        let payload = json!({
+            "what": format!("New sign-in to your account from {device}"),
+            "ip_address": ip_address,
+            "when": when.to_rfc3339(),
+            "advice": "If this was not you: sign in, find that session in your list of sessions \
+                and end it (or sign out of every session), then change your password.",
+        });
+        Self {
+            kind: kind::NOTICE,
+            user_id: Some(user_id),
+            recipient,
+            payload,
+        }
+    }
+
     /// An operator's invite to an account made for `recipient`: a link that sets its first
     /// password (a reset token with the invite's lifetime).
     pub fn invite(user_id: Uuid, recipient: &'a EmailAddress) -> Self {

@@ -267,7 +267,9 @@ impl OutboxSender {
             what: field("what").context("notice without `what`")?,
             when: field("when").unwrap_or_default(),
             ip_address: field("ip_address"),
-            advice: "If this was not you, reset your password now and sign out of every session.".to_owned(),
+            advice: field("advice").unwrap_or_else(|| {
+                "If this was not you, reset your password now and sign out of every session.".to_owned()
+            }),
         };
         Ok(Prepared::Send {
             email: self.templates.security_notice(&notice)?,

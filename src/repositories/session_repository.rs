@@ -210,6 +210,34 @@ pub async fn opened_from_since(
     Ok(found.is_some())
 }
 
+/// Whether `user_id` opened a session from `ip_address` with `user_agent` (both as
+/// recorded; no user agent matches only sessions without one) at or after `since`: the
+/// new-device rule of Login. Ended sessions count until the purge takes them.
+#[tracing::instrument(skip_all, fields(user_id = %user_id))]
+pub async fn opened_from_device_since(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    ip_address: &str,
+    user_agent: Option<&str>,
+    since: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let agent = match user_agent {
+        Some(agent) => session::Column::UserAgent.eq(agent),
+        None => session::Column::UserAgent.is_null(),
+    };
+    let found = session::Entity::find()
+        .select_only()
+        .column(session::Column::Id)
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::IpAddress.eq(ip_address))
+        .filter(agent)
+        .filter(session::Column::CreatedAt.gte(since))
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await?;
+    Ok(found.is_some())
+}
+
 /// Revokes the live sessions of `user_id` beyond its `keep` newest; returns how many.
 #[tracing::instrument(skip_all, fields(user_id = %user_id))]
 pub async fn revoke_beyond_newest(

@@ -24,6 +24,8 @@ pub struct ServiceContext {
     /// `IDENTITY_ENUMERATION_PROTECTION`: no answer may tell a taken email from a free
     /// one (Signup, and Login of an unverified account).
     pub enumeration_protection: bool,
+    /// `IDENTITY_NEW_DEVICE_NOTICE`.
+    pub new_device_notice: bool,
     pub clock: Clock,
 }
 
@@ -38,6 +40,7 @@ impl ServiceContext {
             limiter: RateLimiter::disabled(),
             password_policy: PasswordPolicy::default(),
             enumeration_protection: false,
+            new_device_notice: false,
             clock: Clock::system(),
         }
     }

@@ -2,7 +2,7 @@
 //! creates an account over the API (with an invite that sets its first password, or
 //! with a password), sends its owner a reset link; the owner deletes their own account.
 
-use identity::entities::{audit_event, refresh_token, session, user, user_group};
+use identity::entities::{audit_event, email_outbox, refresh_token, session, user, user_group};
 use identity::proto::{self, CreateUserRequest, DeleteAccountRequest, SendPasswordResetRequest};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use tonic::Code;
@@ -373,4 +373,98 @@ async fn under_enumeration_protection_a_taken_new_address_answers_like_a_free_on
     app.smtp
         .assert_no_email_to("someone@example.com", std::time::Duration::from_millis(500))
         .await;
+}
+
+/// Login from `address` (through a trusted proxy's `x-forwarded-for`), naming `device`.
+async fn login_from_address(app: &TestApp, email: &str, address: &str, device: &str) {
+    let mut request = tonic::Request::new(proto::LoginRequest {
+        email: email.into(),
+        password: STRONG_PASSWORD.into(),
+        device_name: Some(device.into()),
+    });
+    request
+        .metadata_mut()
+        .insert("x-forwarded-for", address.parse().unwrap());
+    app.tokens.clone().login(request).await.unwrap();
+}
+
+/// The new-device notices queued for `email`: written in the login's own transaction,
+/// so counting them needs no waiting.
+async fn new_device_notices(app: &TestApp, email: &str) -> usize {
+    email_outbox::Entity::find()
+        .filter(email_outbox::Column::Recipient.eq(email))
+        .filter(email_outbox::Column::Kind.eq("notice"))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|row| {
+            row.payload["what"]
+                .as_str()
+                .is_some_and(|what| what.starts_with("New sign-in"))
+        })
+        .count()
+}
+
+database_test!(a_login_from_a_new_device_emails_the_owner_never_for_the_first_login_or_a_known_device);
+async fn a_login_from_a_new_device_emails_the_owner_never_for_the_first_login_or_a_known_device(
+    backend: Backend,
+) {
+    let app =
+        crate::test_app::spawn_app_with(backend, |s| s.trusted_proxies = "127.0.0.1/32".parse().unwrap())
+            .await;
+    app.verified_user("traveller@example.com", STRONG_PASSWORD).await;
+
+    login_from_address(&app, "traveller@example.com", "203.0.113.10", "laptop").await;
+    login_from_address(&app, "traveller@example.com", "203.0.113.10", "laptop").await;
+    assert_eq!(
+        new_device_notices(&app, "traveller@example.com").await,
+        0,
+        "first login, then a known pair"
+    );
+    login_from_address(&app, "traveller@example.com", "198.51.100.7", "hotel kiosk").await;
+
+    let emails = app.smtp.wait_for_emails("traveller@example.com", 2).await;
+    let notice = emails
+        .iter()
+        .find(|email| email.subject().starts_with("New sign-in"))
+        .unwrap();
+    assert!(
+        notice
+            .subject()
+            .starts_with("New sign-in to your account from hotel kiosk ("),
+        "{}",
+        notice.subject()
+    );
+    let body = notice.text_body();
+    assert!(body.contains("198.51.100.7"), "{body}");
+    assert!(body.contains("end it"), "how to end that session: {body}");
+    login_from_address(&app, "traveller@example.com", "198.51.100.7", "hotel kiosk").await;
+    assert_eq!(
+        new_device_notices(&app, "traveller@example.com").await,
+        1,
+        "only the new pair"
+    );
+    app.clock.advance(std::time::Duration::from_secs(91 * 24 * 3600));
+    login_from_address(&app, "traveller@example.com", "203.0.113.10", "laptop").await;
+    assert_eq!(
+        new_device_notices(&app, "traveller@example.com").await,
+        2,
+        "unseen for 90 days"
+    );
+}
+
+database_test!(without_the_new_device_notice_a_new_device_sends_nothing);
+async fn without_the_new_device_notice_a_new_device_sends_nothing(backend: Backend) {
+    let app = crate::test_app::spawn_app_with(backend, |s| {
+        s.trusted_proxies = "127.0.0.1/32".parse().unwrap();
+        s.new_device_notice = false;
+    })
+    .await;
+    app.verified_user("homebody@example.com", STRONG_PASSWORD).await;
+    login_from_address(&app, "homebody@example.com", "203.0.113.10", "laptop").await;
+
+    login_from_address(&app, "homebody@example.com", "198.51.100.7", "phone").await;
+
+    assert_eq!(new_device_notices(&app, "homebody@example.com").await, 0);
 }

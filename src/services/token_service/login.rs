@@ -1,6 +1,6 @@
 //! Login: Argon2id verification at the same cost for every email, then a new session.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 
 use super::TokenService;
@@ -13,6 +13,10 @@ use crate::repositories::{session_repository, transaction, user_repository};
 use crate::services::audit_log::{self, AuditKind};
 use crate::services::stored_rows::to_user;
 use crate::services::{ServiceError, password_attempts};
+
+/// How long an (address, user agent) pair stays known to an account after a login from
+/// it: a login from a pair not seen for longer emails the owner.
+pub const NEW_DEVICE_DAYS: i64 = 90;
 
 /// A validated Login request.
 #[derive(Debug)]
@@ -101,6 +105,9 @@ impl TokenService {
         let session_end = now + to_time_delta(self.settings.session_max_lifetime);
         let expires_at = (now + to_time_delta(self.settings.refresh_token_ttl)).min(session_end);
         let txn = transaction::begin_write(&self.ctx.db).await?;
+        let new_device = self
+            .queue_new_device_notice(&txn, row, device_name, client, now)
+            .await?;
         let session = session_repository::insert(&txn, row.id, client, device_name, now, expires_at).await?;
         let session_ref = super::SessionRef {
             id: session.id,
@@ -129,7 +136,45 @@ impl TokenService {
         )
         .await?;
         txn.commit().await?;
+        if new_device {
+            self.ctx.outbox.wake();
+        }
         Ok((pair, now))
+    }
+
+    /// Queues the new-device notice when `IDENTITY_NEW_DEVICE_NOTICE` is on, the account
+    /// has logged in before, and none of its sessions of the last [`NEW_DEVICE_DAYS`]
+    /// came from this address with this user agent. One indexed read in the login's own
+    /// transaction; the email itself leaves from the outbox, after the answer.
+    async fn queue_new_device_notice(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        row: &user::Model,
+        device_name: Option<&str>,
+        client: &ClientInfo,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ServiceError> {
+        let Some(address) = client.ip_address.as_deref() else {
+            return Ok(false);
+        };
+        if !self.ctx.new_device_notice || row.last_login.is_none() {
+            return Ok(false);
+        }
+        let since = now - TimeDelta::days(NEW_DEVICE_DAYS);
+        let agent = client.user_agent.as_deref();
+        if session_repository::opened_from_device_since(txn, row.id, address, agent, since).await? {
+            return Ok(false);
+        }
+        let device = match (device_name, agent) {
+            (Some(name), Some(agent)) => format!("{name} ({agent})"),
+            (Some(name), None) => name.to_owned(),
+            (None, Some(agent)) => agent.to_owned(),
+            (None, None) => "an unnamed device".to_owned(),
+        };
+        let email = EmailAddress::from_stored(row.email.clone());
+        let notice = OutboxEmail::new_device(row.id, &email, &device, address, now);
+        outbox::enqueue(txn, notice, now).await?;
+        Ok(true)
     }
 
     /// A correct password for an unverified account. Under enumeration protection it is
