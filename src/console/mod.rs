@@ -55,6 +55,10 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/users/{id}", get(user_detail::show))
         .route("/users/{id}/flags", post(user_detail::change_flag))
         .route(
+            "/users/{id}/send-password-reset",
+            post(user_detail::send_password_reset),
+        )
+        .route(
             "/users/{id}/sessions/revoke-all",
             post(user_detail::revoke_all_sessions),
         )

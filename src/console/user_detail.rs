@@ -135,6 +135,23 @@ pub async fn revoke_session(
     Ok(back_to(id))
 }
 
+/// Emails the owner a reset link (SendPasswordReset).
+///
+/// # Errors
+/// No such account, a disabled one, or the service failed.
+pub async fn send_password_reset(
+    State(state): State<ConsoleState>,
+    Extension(signed_in): Extension<SignedIn>,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    let id = forms::path_id(&id)?;
+    state
+        .admin
+        .send_password_reset(&signed_in.operator, Some(id), &signed_in.client)
+        .await?;
+    Ok(back_to(id))
+}
+
 /// Revokes every session of the account (RevokeUserSessions).
 ///
 /// # Errors

@@ -83,6 +83,7 @@ pub async fn new_form(Extension(signed_in): Extension<SignedIn>) -> Response {
         is_active: true,
         is_staff: false,
         is_superuser: false,
+        send_invite: true,
     })
 }
 
@@ -103,22 +104,27 @@ pub async fn create(
         is_active: flag("is_active"),
         is_staff: flag("is_staff"),
         is_superuser: flag("is_superuser"),
+        send_invite: flag("send_invite"),
     };
     let email = EmailAddress::parse(field("email"))
         .map_err(|error| page.errors.push(format!("The email {error}.")))
         .ok();
-    let password = NewPassword::parse(field("password"), email.as_ref())
-        .map_err(|error| page.errors.push(format!("The password {error}.")))
-        .ok();
-    let (Some(email), Some(password)) = (email, password) else {
+    // No password: the account waits for its owner to set one (the invite, or a reset).
+    let password = match field("password") {
+        "" => Ok(None),
+        raw => NewPassword::parse(raw, email.as_ref())
+            .map(Some)
+            .map_err(|error| page.errors.push(format!("The password {error}."))),
+    };
+    let (Some(email), Ok(password)) = (email, password) else {
         return refused_form(page, StatusCode::UNPROCESSABLE_ENTITY);
     };
     // Privilege flags are only asked for when ticked, so a staff operator can create a
     // regular account without touching the superuser-only rule.
     let command = CreateUserCommand {
         email,
-        password: Some(password),
-        send_invite: false,
+        password,
+        send_invite: page.send_invite,
         flags: FlagChanges {
             is_active: Some(page.is_active),
             is_verified: Some(page.is_verified),

@@ -89,6 +89,8 @@ pub struct NewUserPage {
     pub is_active: bool,
     pub is_staff: bool,
     pub is_superuser: bool,
+    /// Email the owner a link that sets the password.
+    pub send_invite: bool,
 }
 
 impl Page for NewUserPage {
@@ -403,6 +405,7 @@ mod tests {
                 is_active: !full,
                 is_staff: full,
                 is_superuser: full,
+                send_invite: full,
             }));
             pages.push(html(&AuditPage {
                 chrome: chrome(full),

@@ -5,6 +5,7 @@
 mod browser;
 mod browser_journey;
 mod console_client;
+mod invites;
 mod listing;
 mod protections;
 mod sessions;
