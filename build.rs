@@ -5,11 +5,12 @@
 
 use std::{env, fs, path::PathBuf};
 
-const PROTO_FILES: [&str; 6] = [
+const PROTO_FILES: [&str; 7] = [
     "proto/identity/v1/resources.proto",
     "proto/identity/v1/account.proto",
     "proto/identity/v1/token.proto",
     "proto/identity/v1/admin.proto",
+    "proto/identity/v1/events.proto",
     // Not imported by ours, but the types of our error details (ErrorInfo, BadRequest,
     // RetryInfo…): a transcoding gateway needs them to turn a status into a JSON body.
     "proto/google/rpc/status.proto",

@@ -51,7 +51,7 @@ mod tests {
     fn descriptor_set_declares_every_rpc_of_the_design() {
         let set = FileDescriptorSet::decode(FILE_DESCRIPTOR_SET).expect("descriptor set decodes");
 
-        let expected: [(&str, &[&str]); 3] = [
+        let expected: [(&str, &[&str]); 4] = [
             (
                 "AccountService",
                 &[
@@ -103,6 +103,7 @@ mod tests {
                     "RevokeUserPermission",
                 ],
             ),
+            ("EventService", &["WatchEvents"]),
         ];
         for (service, rpcs) in expected {
             assert_eq!(methods_of(&set, service), rpcs, "RPCs of identity.v1.{service}");

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseBackend, DatabaseConnection};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
 
@@ -17,6 +18,7 @@ use crate::auth::{AccessTokens, PasswordHasher, SigningKeys};
 use crate::clock::Clock;
 use crate::configuration::Settings;
 use crate::console::{self, ConsoleState};
+use crate::database::event_notifications;
 use crate::database::session_lookups::SessionLookups;
 use crate::email::email_templates::EmailTemplates;
 use crate::email::mail_delivery::MailDelivery;
@@ -24,6 +26,7 @@ use crate::email::{OutboxSender, OutboxWaker};
 use crate::grpc::{self, GrpcServices};
 use crate::observability::health_watcher;
 use crate::rate_limit::RateLimiter;
+use crate::services::event_feed::EventFeed;
 use crate::services::{
     AccountService, AdminService, EmailChangeService, MaintenanceService, PasswordResetService,
     ServiceContext, TokenService,
@@ -42,6 +45,8 @@ pub struct Application {
     console: Option<TcpListener>,
     sender: OutboxSender,
     hasher: PasswordHasher,
+    /// Bumped by the PostgreSQL LISTEN relay when an event commits, for the watchers.
+    event_wakeups: watch::Sender<u64>,
     clock: Clock,
     shutdown: CancellationToken,
 }
@@ -69,6 +74,7 @@ impl Application {
 
         let hasher = PasswordHasher::new(&settings.password_hashing)?;
         let waker = OutboxWaker::default();
+        let (event_wakeups, event_receiver) = watch::channel(0_u64);
         let templates = Arc::new(EmailTemplates::new().context("loading email templates")?);
         let delivery = Arc::new(mail_delivery(&settings).await?);
         let sender = OutboxSender::new(
@@ -98,6 +104,7 @@ impl Application {
             admin: AdminService::new(context.clone()),
             password_resets: PasswordResetService::new(context.clone()),
             email_changes: EmailChangeService::new(context.clone()),
+            events: EventFeed::new(db.clone(), event_receiver, event_poll_interval(&db)),
             tokens: TokenService::new(
                 context,
                 SessionLookups::start(&db, clock.clone()),
@@ -132,6 +139,7 @@ impl Application {
             console,
             sender,
             hasher,
+            event_wakeups,
             clock,
             shutdown: CancellationToken::new(),
         })
@@ -250,11 +258,17 @@ impl Application {
         let maintenance =
             MaintenanceService::new(self.db.clone(), self.settings.purge.clone(), self.clock.clone());
         let purge = purge_scheduler::run(maintenance, self.settings.purge.interval, closed.clone());
-        vec![
+        let mut tasks = vec![
             tokio::spawn(sender.run(closed.clone())),
             tokio::spawn(purge),
             tokio::spawn(self.hasher.clone().release_memory_when_idle(closed.clone())),
-        ]
+        ];
+        if self.db.get_database_backend() == DatabaseBackend::Postgres {
+            let url = self.settings.database_url.expose_secret().to_owned();
+            let relay = event_notifications::relay(url, self.event_wakeups.clone(), closed.clone());
+            tasks.push(tokio::spawn(relay));
+        }
+        tasks
     }
 }
 
@@ -292,5 +306,14 @@ async fn mail_delivery(settings: &Settings) -> anyhow::Result<MailDelivery> {
                 .await
                 .context("creating IDENTITY_MAIL_DIR")
         }
+    }
+}
+
+/// How long an idle watcher waits without a wake-up: on PostgreSQL only a backstop for
+/// a lost notification; on SQLite, which has no notifications, the delivery delay.
+fn event_poll_interval(db: &DatabaseConnection) -> Duration {
+    match db.get_database_backend() {
+        DatabaseBackend::Postgres => Duration::from_secs(1),
+        _ => Duration::from_millis(200),
     }
 }

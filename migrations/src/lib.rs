@@ -25,6 +25,8 @@ mod m20261202_000014_create_django_user_imports;
 mod m20261202_000015_create_django_group_imports;
 mod m20261202_000016_create_email_change_tokens;
 mod m20261202_000017_create_pending_email_changes;
+mod m20261202_000018_keep_audit_user_ids;
+mod m20261202_000019_create_events;
 
 /// Applies and reverts the migrations in order (`Migrator::up(&db, None)`).
 pub struct Migrator;
@@ -50,6 +52,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000015_create_django_group_imports::Migration),
             Box::new(m20261202_000016_create_email_change_tokens::Migration),
             Box::new(m20261202_000017_create_pending_email_changes::Migration),
+            Box::new(m20261202_000018_keep_audit_user_ids::Migration),
+            Box::new(m20261202_000019_create_events::Migration),
         ]
     }
 }

@@ -195,7 +195,7 @@ async fn assert_schema_present(db: &DatabaseConnection) {
 
 /// Foreign keys are declared, and enforced by both backends (sqlx turns SQLite's
 /// `foreign_keys` pragma on): a deleted user takes its sessions and their refresh tokens
-/// along, and leaves its audit events behind without a user.
+/// along, and leaves its audit events behind with the user's id.
 async fn assert_deleting_a_user_cascades(db: &DatabaseConnection) {
     let (user, session) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
     let now = "2026-11-25T10:00:00+00:00";
@@ -232,8 +232,8 @@ async fn assert_deleting_a_user_cascades(db: &DatabaseConnection) {
 
     assert_eq!(count(db, "SELECT COUNT(*) AS n FROM sessions").await, 0);
     assert_eq!(count(db, "SELECT COUNT(*) AS n FROM refresh_tokens").await, 0);
-    let orphaned = "SELECT COUNT(*) AS n FROM audit_events WHERE user_id IS NULL";
-    assert_eq!(count(db, orphaned).await, 1);
+    let kept = format!("SELECT COUNT(*) AS n FROM audit_events WHERE user_id = '{user}'");
+    assert_eq!(count(db, &kept).await, 1, "the event keeps the deleted user's id");
     execute(db, "DELETE FROM audit_events").await;
 }
 

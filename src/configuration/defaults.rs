@@ -82,6 +82,7 @@ impl Default for Settings {
                 interval: Duration::from_secs(3600),
                 session_retention: Duration::from_secs(30 * DAY_SECS),
                 audit_retention: Duration::from_secs(365 * DAY_SECS),
+                event_retention: Duration::from_secs(7 * DAY_SECS),
                 outbox_retention: Duration::from_secs(7 * DAY_SECS),
                 unverified_account_ttl: Duration::from_secs(7 * DAY_SECS),
                 batch_size: 1000,

@@ -166,6 +166,8 @@ pub struct PurgeSettings {
     pub session_retention: Duration,
     /// `IDENTITY_AUDIT_RETENTION_SECS` (365 days): audit events older than this go.
     pub audit_retention: Duration,
+    /// `IDENTITY_EVENT_RETENTION_SECS` (7 days): how far back WatchEvents can resume.
+    pub event_retention: Duration,
     /// `IDENTITY_OUTBOX_RETENTION_SECS` (7 days): sent emails older than this go; unsent
     /// ones are never purged.
     pub outbox_retention: Duration,

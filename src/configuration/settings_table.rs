@@ -131,6 +131,7 @@ pub static SETTINGS: &[SettingSpec] = &[
     setting!("IDENTITY_PURGE_INTERVAL_SECS", secs, purge.interval, "how often `serve` deletes dead rows (as `identity purge-expired`); 0 turns it off"),
     setting!("IDENTITY_SESSION_RETENTION_SECS", secs, purge.session_retention, "an ended session is kept this long, for the audit trail"),
     setting!("IDENTITY_AUDIT_RETENTION_SECS", secs, purge.audit_retention, "older audit events are deleted"),
+    setting!("IDENTITY_EVENT_RETENTION_SECS", secs, purge.event_retention, "older events of WatchEvents are deleted: a watcher can resume at most this far back"),
     setting!("IDENTITY_OUTBOX_RETENTION_SECS", secs, purge.outbox_retention, "older sent emails are deleted; unsent ones never are"),
     setting!("IDENTITY_UNVERIFIED_ACCOUNT_TTL_SECS", secs, purge.unverified_account_ttl, "unverified accounts of no staff member are deleted this long after signup; 0 keeps them"),
     setting!("IDENTITY_PURGE_BATCH_SIZE", number, purge.batch_size, "rows per DELETE, so a purge never holds a lock for long"),

@@ -20,6 +20,7 @@
 //! `database_faults::bearer_checks_get_a_fresh_connection_after_the_database_drops_theirs`,
 //! `database::held_connection::tests` and `database::session_lookups::tests`.
 
+pub mod event_notifications;
 pub mod held_connection;
 pub mod session_lookups;
 

@@ -1,4 +1,5 @@
-//! `audit_events`: security-relevant events, kept after their user is deleted.
+//! `audit_events`: security-relevant events, kept with their user's id after the user is
+//! deleted (the column references nothing, by design: see migration 18).
 
 use sea_orm::entity::prelude::*;
 
@@ -9,7 +10,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    /// `None` for events without a known user, or once the user is deleted.
+    /// The account the event is about; `None` when there was no known account (a login
+    /// for an unknown email). Kept after the account is deleted.
     pub user_id: Option<Uuid>,
     pub kind: String,
     pub ip_address: Option<String>,
@@ -18,8 +20,6 @@ pub struct Model {
     #[sea_orm(column_type = "JsonBinary")]
     pub metadata: Json,
     pub created_at: DateTimeUtc,
-    #[sea_orm(belongs_to, from = "user_id", to = "id", on_delete = "SetNull")]
-    pub user: BelongsTo<Option<super::user::Entity>>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -8,6 +8,7 @@ pub mod django_user_import;
 pub mod email_change_token;
 pub mod email_outbox;
 pub mod email_verification_token;
+pub mod event;
 pub mod group;
 pub mod group_permission;
 pub mod password_reset_token;

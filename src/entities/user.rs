@@ -27,8 +27,6 @@ pub struct Model {
     #[sea_orm(has_many)]
     pub sessions: HasMany<super::session::Entity>,
     #[sea_orm(has_many)]
-    pub audit_events: HasMany<super::audit_event::Entity>,
-    #[sea_orm(has_many)]
     pub email_outbox: HasMany<super::email_outbox::Entity>,
     #[sea_orm(has_many)]
     pub user_groups: HasMany<super::user_group::Entity>,

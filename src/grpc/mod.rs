@@ -10,6 +10,7 @@ pub mod authorization_encoding;
 pub mod authorization_handler;
 pub mod bearer_authentication;
 pub mod client_address;
+pub mod event_handler;
 pub mod request_context;
 pub mod request_decoding;
 pub mod request_span;
@@ -30,7 +31,9 @@ use tonic_health::pb::health_server::{Health, HealthServer};
 use crate::domain::TrustedProxies;
 use crate::proto::account_service_server::AccountServiceServer;
 use crate::proto::admin_service_server::AdminServiceServer;
+use crate::proto::event_service_server::EventServiceServer;
 use crate::proto::token_service_server::TokenServiceServer;
+use crate::services::event_feed::EventFeed;
 use crate::services::{AccountService, AdminService, EmailChangeService, PasswordResetService, TokenService};
 
 /// The use cases the handlers serve.
@@ -39,6 +42,7 @@ pub struct GrpcServices {
     pub admin: AdminService,
     pub password_resets: PasswordResetService,
     pub email_changes: EmailChangeService,
+    pub events: EventFeed,
     pub tokens: TokenService,
 }
 
@@ -67,6 +71,7 @@ pub async fn serve(
         bearer.clone(),
     );
     let admin = admin_handler::AdminHandler::new(services.admin, bearer.clone());
+    let events = event_handler::EventHandler::new(services.events, bearer.clone());
     let authorization = authorization_handler::AuthorizationHandler::new(services.tokens.clone());
     let tokens = token_handler::TokenHandler::new(services.tokens, bearer);
     let max = limits.max_message_bytes;
@@ -89,6 +94,11 @@ pub async fn serve(
         )
         .add_service(
             AdminServiceServer::new(admin)
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max),
+        )
+        .add_service(
+            EventServiceServer::new(events)
                 .max_decoding_message_size(max)
                 .max_encoding_message_size(max),
         )

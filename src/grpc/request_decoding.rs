@@ -7,6 +7,7 @@ use uuid::Uuid;
 use crate::domain::{EmailAddress, InputError, NewPassword, OpaqueToken, PasswordAttempt, Permission};
 use crate::proto;
 use crate::services::admin_service::{Listing, PageRequest};
+use crate::services::event_feed::StartAt;
 use crate::services::{
     ChangePasswordCommand, LoginCommand, RequestEmailChangeCommand, ResetPasswordCommand, SignupCommand,
 };
@@ -216,6 +217,28 @@ pub fn change_password(
             new_password,
         });
     violations.finish(command)
+}
+
+/// # Errors
+/// An `after` violation: not an event id this service issued.
+pub fn watch_events(request: &proto::WatchEventsRequest) -> Result<(StartAt, Vec<String>), FieldViolations> {
+    let after = request.after.trim();
+    let start = if after.is_empty() {
+        StartAt::Now
+    } else {
+        match after.parse::<i64>() {
+            Ok(id) if id >= 0 => StartAt::After(id),
+            _ => return Err(FieldViolations::single("after", InputError::TokenMalformed)),
+        }
+    };
+    let kinds = request
+        .kinds
+        .iter()
+        .map(|kind| kind.trim())
+        .filter(|kind| !kind.is_empty())
+        .map(str::to_owned)
+        .collect();
+    Ok((start, kinds))
 }
 
 #[cfg(test)]

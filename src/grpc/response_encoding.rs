@@ -1,5 +1,6 @@
 //! Domain values → proto messages: UUIDs as strings, times as `Timestamp`.
 
+use crate::services::event_feed::AccountEvent;
 use chrono::{DateTime, Utc};
 
 use crate::auth::AuthenticatedPrincipal;
@@ -139,4 +140,42 @@ pub fn sessions_page(page: &Page<Session>) -> proto::ListSessionsResponse {
         sessions: page.items.iter().map(session).collect(),
         next_page_token: page_token(page.next.as_ref()),
     }
+}
+
+/// One event of WatchEvents.
+pub fn event(event: &AccountEvent) -> proto::Event {
+    proto::Event {
+        id: event.id.to_string(),
+        kind: event.kind.clone(),
+        user_id: event.user_id.map(|id| id.to_string()).unwrap_or_default(),
+        occurred_at: Some(timestamp(event.occurred_at)),
+        data: Some(json_struct(&event.data)),
+    }
+}
+
+/// A JSON object as a `google.protobuf.Struct` (anything else as an empty one).
+fn json_struct(value: &serde_json::Value) -> prost_types::Struct {
+    let fields = match value {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .map(|(key, value)| (key.clone(), json_value(value)))
+            .collect(),
+        _ => Default::default(),
+    };
+    prost_types::Struct { fields }
+}
+
+fn json_value(value: &serde_json::Value) -> prost_types::Value {
+    use prost_types::value::Kind;
+    let kind = match value {
+        serde_json::Value::Null => Kind::NullValue(0),
+        serde_json::Value::Bool(flag) => Kind::BoolValue(*flag),
+        serde_json::Value::Number(number) => Kind::NumberValue(number.as_f64().unwrap_or_default()),
+        serde_json::Value::String(text) => Kind::StringValue(text.clone()),
+        serde_json::Value::Array(items) => Kind::ListValue(prost_types::ListValue {
+            values: items.iter().map(json_value).collect(),
+        }),
+        serde_json::Value::Object(_) => Kind::StructValue(json_struct(value)),
+    };
+    prost_types::Value { kind: Some(kind) }
 }

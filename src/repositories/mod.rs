@@ -9,6 +9,7 @@ pub mod django_source;
 pub mod email_change_token_repository;
 pub mod email_outbox_repository;
 pub mod email_verification_token_repository;
+pub mod event_repository;
 pub mod group_repository;
 pub mod password_reset_token_repository;
 pub mod pending_email_change_repository;

@@ -4,6 +4,7 @@ use serde_json::json;
 
 use super::admin_service::rules;
 use super::audit_log::{self, AuditKind};
+use super::event_log::{self, EventKind};
 use super::session_revocation::{self, Revocation};
 use super::stored_rows::to_user;
 use super::{ServiceContext, ServiceError, email_request, password_attempts, signup_protection};
@@ -67,6 +68,8 @@ impl AccountService {
         // No token here: the sender mints it when the email actually goes out.
         outbox::enqueue(&txn, OutboxEmail::verification(row.id, &command.email), now).await?;
         audit_log::record(&txn, AuditKind::Signup.about(row.id, client), now).await?;
+        let data = json!({ "email": row.email, "via": "signup" });
+        event_log::record(&txn, EventKind::UserCreated, row.id, data, now).await?;
         txn.commit().await?;
         self.ctx.outbox.wake();
         metrics::counter!("identity_signups_total").increment(1);
@@ -100,6 +103,8 @@ impl AccountService {
             });
         };
         audit_log::record(&txn, AuditKind::EmailVerified.about(user_id, client), now).await?;
+        let data = json!({ "email": row.email });
+        event_log::record(&txn, EventKind::UserVerified, user_id, data, now).await?;
         txn.commit().await?;
         Ok(to_user(row))
     }
@@ -184,6 +189,8 @@ impl AccountService {
             now,
         );
         outbox::enqueue(&txn, notice, now).await?;
+        let data = json!({ "via": "change" });
+        event_log::record(&txn, EventKind::UserPasswordChanged, user.id, data, now).await?;
         txn.commit().await?;
         self.ctx.outbox.wake();
         Ok(())
@@ -223,10 +230,12 @@ impl AccountService {
         };
         rules::check_keeps_a_superuser(&to_user(row), &superusers)?;
         user_repository::delete(&txn, user.id).await?;
-        // The event outlives the row, so its details say who it was.
+        // The event keeps the id like every earlier one; its details say who it was.
         let metadata = json!({ "deleted_user_id": user.id, "deleted_email": user.email.as_str() });
-        let event = AuditKind::AccountDeleted.about(None, client).with(metadata);
+        let event = AuditKind::AccountDeleted.about(user.id, client).with(metadata);
         audit_log::record(&txn, event, now).await?;
+        let data = json!({ "email": user.email.as_str(), "by": "owner" });
+        event_log::record(&txn, EventKind::UserDeleted, user.id, data, now).await?;
         txn.commit().await?;
         Ok(())
     }

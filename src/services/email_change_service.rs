@@ -11,6 +11,7 @@
 use serde_json::json;
 
 use super::audit_log::{self, AuditKind};
+use super::event_log::{self, EventKind};
 use super::session_revocation::{self, Revocation};
 use super::stored_rows::to_user;
 use super::{ServiceContext, ServiceError, password_attempts};
@@ -145,6 +146,8 @@ impl EmailChangeService {
         let what = format!("Your email address was changed to {}", new_email.as_str());
         let notice = OutboxEmail::notice(user_id, &old.email, &what, client.ip_address.as_deref(), now);
         outbox::enqueue(&txn, notice, now).await?;
+        let data = json!({ "old_email": old.email.as_str(), "new_email": new_email.as_str() });
+        event_log::record(&txn, EventKind::UserEmailChanged, user_id, data, now).await?;
         txn.commit().await?;
         self.ctx.outbox.wake();
         Ok(User {

@@ -16,8 +16,8 @@ use crate::clock::Clock;
 use crate::configuration::PurgeSettings;
 use crate::repositories::{
     audit_event_repository, email_change_token_repository, email_outbox_repository,
-    email_verification_token_repository, password_reset_token_repository, refresh_token_repository,
-    session_repository, user_repository,
+    email_verification_token_repository, event_repository, password_reset_token_repository,
+    refresh_token_repository, session_repository, user_repository,
 };
 
 /// How many rows one purge deleted, per table.
@@ -37,13 +37,15 @@ pub struct PurgeReport {
     pub sent_emails: u64,
     /// `audit_events` older than the audit retention.
     pub audit_events: u64,
+    /// `events` older than the event retention.
+    pub events: u64,
     /// `users` never verified, no staff, older than the unverified-account TTL.
     pub unverified_accounts: u64,
 }
 
 impl PurgeReport {
     /// Each count with its table's name, in the order the purge runs.
-    pub fn by_table(&self) -> [(&'static str, u64); 8] {
+    pub fn by_table(&self) -> [(&'static str, u64); 9] {
         [
             ("email_verification_tokens", self.verification_tokens),
             ("password_reset_tokens", self.reset_tokens),
@@ -52,6 +54,7 @@ impl PurgeReport {
             ("sessions", self.sessions),
             ("email_outbox", self.sent_emails),
             ("audit_events", self.audit_events),
+            ("events", self.events),
             ("users", self.unverified_accounts),
         ]
     }
@@ -95,6 +98,7 @@ impl MaintenanceService {
         let sessions_ended_before = before(now, self.settings.session_retention);
         let emails_sent_before = before(now, self.settings.outbox_retention);
         let events_created_before = before(now, self.settings.audit_retention);
+        let stream_before = before(now, self.settings.event_retention);
         // Zero keeps unverified accounts: nothing joined before the earliest time.
         let joined_before = if self.settings.unverified_account_ttl.is_zero() {
             DateTime::<Utc>::MIN_UTC
@@ -124,6 +128,10 @@ impl MaintenanceService {
             .await?,
             audit_events: in_batches(limit, || {
                 audit_event_repository::purge_older_than(db, events_created_before, limit)
+            })
+            .await?,
+            events: in_batches(limit, || {
+                event_repository::purge_older_than(db, stream_before, limit)
             })
             .await?,
             // Last: what goes with these accounts by cascade was counted above if dead.
@@ -186,9 +194,10 @@ mod tests {
             sessions: 4,
             sent_emails: 5,
             audit_events: 6,
+            events: 9,
             unverified_accounts: 7,
         };
-        assert_eq!(report.total(), 36);
+        assert_eq!(report.total(), 45);
         assert_eq!(report.by_table()[5], ("email_outbox", 5));
     }
 }

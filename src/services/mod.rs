@@ -7,6 +7,8 @@ pub mod audit_log;
 pub mod django_import;
 pub mod email_change_service;
 pub mod email_request;
+pub mod event_feed;
+pub mod event_log;
 pub mod maintenance_service;
 pub mod password_attempts;
 pub mod password_reset_service;

@@ -2,6 +2,7 @@
 //! its single-use token to set a new password and end every session.
 
 use super::audit_log::AuditKind;
+use super::event_log::{self, EventKind};
 use super::session_revocation::{self, Revocation};
 use super::stored_rows::to_user;
 use super::{ServiceContext, ServiceError, email_request};
@@ -127,6 +128,8 @@ impl PasswordResetService {
             now,
         )
         .await?;
+        let data = serde_json::json!({ "via": "reset" });
+        event_log::record(&txn, EventKind::UserPasswordChanged, user.id, data, now).await?;
         txn.commit().await?;
         self.ctx.outbox.wake();
         self.ctx.limiter.clear_account(&user.email).await;

@@ -7,6 +7,7 @@ use sea_orm::{ConnectionTrait, DbErr};
 use uuid::Uuid;
 
 use super::audit_log::{self, AuditRecord};
+use super::event_log::{self, EventKind};
 use crate::repositories::session_repository;
 
 /// Which sessions of an account end, and why (the sessions' `revoked_reason`).
@@ -19,7 +20,8 @@ pub struct Revocation<'a> {
 }
 
 /// Revokes the account's live sessions but `keep`, and records `event` with
-/// `revoked_sessions` added to its details; returns how many ended.
+/// `revoked_sessions` added to its details, and a `session.revoked` event when any
+/// ended; returns how many ended.
 ///
 /// # Errors
 /// The update or the insert failed.
@@ -36,5 +38,10 @@ pub async fn revoke_and_record(
     } = revocation;
     let revoked = session_repository::revoke_all_for_user(db, user_id, keep, reason, now).await?;
     audit_log::record(db, event.with_detail("revoked_sessions", revoked.into()), now).await?;
+    if revoked > 0 {
+        let data =
+            serde_json::json!({ "reason": reason, "revoked_sessions": revoked, "kept_session_id": keep });
+        event_log::record(db, EventKind::SessionRevoked, user_id, data, now).await?;
+    }
     Ok(revoked)
 }

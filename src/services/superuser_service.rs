@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use super::audit_log::{self, AuditKind};
+use super::event_log::{self, EventKind};
 use super::stored_rows::to_user;
 use super::{ServiceContext, ServiceError};
 use crate::domain::{ClientInfo, EmailAddress, NewPassword, User};
@@ -71,6 +72,8 @@ impl SuperuserService {
             now,
         )
         .await?;
+        let data = json!({ "email": row.email, "via": "cli" });
+        event_log::record(&txn, EventKind::UserCreated, row.id, data, now).await?;
         let row = user_repository::find_by_id(&txn, row.id)
             .await?
             .ok_or(ServiceError::UserNotFound)?;

@@ -205,6 +205,12 @@ async fn deleting_ones_own_account_needs_its_password_and_leaves_only_the_audit_
     );
     let deleted = stored_events(&app, "account_deleted").await;
     assert_eq!(deleted[0].metadata["deleted_user_id"], row.id.to_string());
+    let history = audit_event::Entity::find()
+        .filter(audit_event::Column::UserId.eq(row.id))
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert!(history >= 4, "the account's events keep its id: {history}");
     let trail = audit_event::Entity::find().count(&app.db).await.unwrap();
     assert!(
         trail >= 4,

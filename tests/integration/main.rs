@@ -30,6 +30,7 @@ mod development_defaults;
 mod django_import;
 mod email_delivery;
 mod enumeration_protection;
+mod events;
 mod external_authorization;
 mod fuzz_regressions;
 mod gateway_descriptor;

@@ -30,6 +30,7 @@ fn purge_settings() -> PurgeSettings {
         interval: Duration::from_secs(3600),
         session_retention: Duration::from_secs(DAY_SECS),
         audit_retention: Duration::from_secs(10 * DAY_SECS),
+        event_retention: Duration::from_secs(5 * DAY_SECS),
         outbox_retention: Duration::from_secs(2 * DAY_SECS),
         unverified_account_ttl: Duration::from_secs(3 * DAY_SECS),
         batch_size: 2,
@@ -47,6 +48,10 @@ fn purge_env() -> Vec<(&'static str, String)> {
         (
             "IDENTITY_AUDIT_RETENTION_SECS",
             settings.audit_retention.as_secs().to_string(),
+        ),
+        (
+            "IDENTITY_EVENT_RETENTION_SECS",
+            settings.event_retention.as_secs().to_string(),
         ),
         (
             "IDENTITY_OUTBOX_RETENTION_SECS",
@@ -85,6 +90,7 @@ async fn remaining(db: &DatabaseConnection) -> Tables {
         ("sessions", ids!(session)),
         ("email_outbox", ids!(email_outbox)),
         ("audit_events", ids!(audit_event)),
+        ("events", stream_ids(db).await),
         ("users", ids!(user)),
     ])
 }
@@ -209,6 +215,15 @@ async fn seed(db: &DatabaseConnection, label: &str, kept: &mut Tables) -> PurgeR
     );
     keep("audit_events", insert_event(db, None, now - hours(216)).await);
 
+    // Events of the stream, kept five days.
+    for _ in 0..3 {
+        insert_stream_event(db, user_id, now - hours(24 * 6)).await;
+    }
+    keep(
+        "events",
+        insert_stream_event(db, user_id, now - hours(24 * 4)).await,
+    );
+
     PurgeReport {
         verification_tokens: 2,
         reset_tokens: 2,
@@ -217,6 +232,7 @@ async fn seed(db: &DatabaseConnection, label: &str, kept: &mut Tables) -> PurgeR
         sessions: 3,
         sent_emails: 3,
         audit_events: 5,
+        events: 3,
         unverified_accounts: 3,
     }
 }
@@ -439,4 +455,33 @@ async fn insert_event(db: &DatabaseConnection, user_id: Option<Uuid>, created_at
     .await
     .expect("insert an audit event");
     id
+}
+
+/// An event of the stream; its bigint id as a `Uuid`, so `Tables` holds every table.
+async fn insert_stream_event(db: &DatabaseConnection, user_id: Uuid, occurred_at: DateTime<Utc>) -> Uuid {
+    let row = identity::entities::event::ActiveModel {
+        kind: Set("session.created".to_owned()),
+        user_id: Set(Some(user_id)),
+        data: Set(serde_json::json!({})),
+        occurred_at: Set(occurred_at),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .expect("insert an event");
+    stream_id(row.id)
+}
+
+fn stream_id(id: i64) -> Uuid {
+    Uuid::from_u128(u128::try_from(id).expect("ids are positive"))
+}
+
+async fn stream_ids(db: &DatabaseConnection) -> BTreeSet<Uuid> {
+    identity::entities::event::Entity::find()
+        .all(db)
+        .await
+        .expect("query")
+        .into_iter()
+        .map(|row| stream_id(row.id))
+        .collect()
 }

@@ -14,6 +14,7 @@ use crate::domain::{ClientInfo, User};
 use crate::repositories::{session_repository, transaction, user_repository};
 use crate::services::ServiceError;
 use crate::services::audit_log::{self, AuditKind};
+use crate::services::event_log::{self, EventKind};
 use crate::services::session_revocation::{self, Revocation};
 use crate::services::stored_rows::to_user;
 use crate::services::user_access::with_access;
@@ -72,6 +73,12 @@ impl AdminService {
             now,
         )
         .await?;
+        let data = json!({ "changes": changes.describe(&target), "revoked_sessions": revoked });
+        event_log::record(&txn, EventKind::UserUpdated, id, data, now).await?;
+        if revoked > 0 {
+            let data = json!({ "reason": "disabled_by_admin", "revoked_sessions": revoked, "kept_session_id": null });
+            event_log::record(&txn, EventKind::SessionRevoked, id, data, now).await?;
+        }
         let user = with_access(&txn, changes.apply_to(target)).await?;
         txn.commit().await?;
         Ok(user)
@@ -100,7 +107,8 @@ impl AdminService {
         rules::check_may_manage(operator, &target)?;
         rules::check_keeps_a_superuser(&target, &superusers)?;
         user_repository::delete(&txn, id).await?;
-        // The event cannot reference the deleted row, so the metadata says who it was.
+        // The event keeps the id (audit_events.user_id references nothing); the metadata
+        // also says who it was, since the row is gone.
         let metadata = json!({
             "operator_id": operator.id(),
             "deleted_user_id": id,
@@ -108,10 +116,12 @@ impl AdminService {
         });
         audit_log::record(
             &txn,
-            AuditKind::AdminUserDeleted.about(None, client).with(metadata),
+            AuditKind::AdminUserDeleted.about(id, client).with(metadata),
             now,
         )
         .await?;
+        let data = json!({ "email": target.email.as_str(), "by": "operator" });
+        event_log::record(&txn, EventKind::UserDeleted, id, data, now).await?;
         txn.commit().await?;
         Ok(())
     }

@@ -14,6 +14,7 @@ use crate::repositories::db_error::UniqueViolationExt;
 use crate::repositories::{transaction, user_repository};
 use crate::services::ServiceError;
 use crate::services::audit_log::{self, AuditKind};
+use crate::services::event_log::{self, EventKind};
 use crate::services::stored_rows::to_user;
 
 /// What a password-less account holds until its owner sets one: Django's "unusable
@@ -88,6 +89,8 @@ impl AdminService {
             now,
         )
         .await?;
+        let data = json!({ "email": user.email.as_str(), "via": "operator" });
+        event_log::record(&txn, EventKind::UserCreated, user.id, data, now).await?;
         txn.commit().await?;
         if command.send_invite {
             self.ctx.outbox.wake();

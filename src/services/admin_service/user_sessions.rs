@@ -12,6 +12,7 @@ use crate::domain::{ClientInfo, Session};
 use crate::repositories::{session_repository, transaction, user_repository};
 use crate::services::ServiceError;
 use crate::services::audit_log::{self, AuditKind};
+use crate::services::event_log;
 use crate::services::stored_rows::to_session;
 
 impl AdminService {
@@ -67,6 +68,7 @@ impl AdminService {
             now,
         )
         .await?;
+        event_log::session_revoked(&txn, user_id, session_id, "revoked_by_admin", now).await?;
         txn.commit().await?;
         Ok(())
     }

@@ -11,6 +11,7 @@ use crate::email::outbox::{self, OutboxEmail};
 use crate::entities::user;
 use crate::repositories::{session_repository, transaction, user_repository};
 use crate::services::audit_log::{self, AuditKind};
+use crate::services::event_log::{self, EventKind};
 use crate::services::stored_rows::to_user;
 use crate::services::{ServiceError, password_attempts};
 
@@ -135,6 +136,18 @@ impl TokenService {
             now,
         )
         .await?;
+        let data = json!({
+            "session_id": session.id,
+            "device_name": device_name,
+            "ip_address": client.ip_address,
+            "user_agent": client.user_agent,
+        });
+        event_log::record(&txn, EventKind::SessionCreated, row.id, data, now).await?;
+        if ended > 0 {
+            let data =
+                json!({ "reason": "session_limit", "revoked_sessions": ended, "kept_session_id": null });
+            event_log::record(&txn, EventKind::SessionRevoked, row.id, data, now).await?;
+        }
         txn.commit().await?;
         if new_device {
             self.ctx.outbox.wake();

@@ -26,6 +26,7 @@ use crate::repositories::refresh_token_repository::{self, RefreshConsumption};
 use crate::repositories::{session_repository, transaction, user_repository};
 use crate::services::ServiceError;
 use crate::services::audit_log::{self, AuditKind};
+use crate::services::event_log;
 use crate::services::stored_rows::to_user;
 
 impl TokenService {
@@ -125,6 +126,7 @@ impl TokenService {
                 now,
             )
             .await?;
+            event_log::session_revoked(&txn, session.user_id, session.id, "logout", now).await?;
         }
         txn.commit().await?;
         Ok(())
@@ -150,6 +152,7 @@ impl TokenService {
             now,
         )
         .await?;
+        event_log::session_revoked(txn, session.user_id, session.id, "refresh_token_reused", now).await?;
         if let Some(user) = user_repository::find_by_id(txn, session.user_id).await? {
             let email = to_user(user).email;
             let what = "A sign-in session was ended because its refresh token was used twice";

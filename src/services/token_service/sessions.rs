@@ -13,6 +13,7 @@ use crate::repositories::{session_repository, transaction};
 use crate::services::ServiceError;
 use crate::services::admin_service::{Page, PageRequest};
 use crate::services::audit_log::{self, AuditKind};
+use crate::services::event_log;
 use crate::services::session_revocation::{self, Revocation};
 use crate::services::stored_rows::{to_session, to_user};
 
@@ -107,6 +108,7 @@ impl TokenService {
             now,
         )
         .await?;
+        event_log::session_revoked(&txn, principal.user.id, session_id, "revoked_by_user", now).await?;
         txn.commit().await?;
         Ok(())
     }

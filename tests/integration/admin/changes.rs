@@ -207,12 +207,16 @@ async fn delete_user_removes_the_account_with_its_sessions_and_keeps_its_audit_t
     assert_status(&status, Code::NotFound, "USER_NOT_FOUND");
     let deleted = stored_events(&app, "admin_user_deleted").await;
     assert_eq!(deleted.len(), 1);
-    assert_eq!(deleted[0].user_id, None);
+    assert_eq!(deleted[0].user_id, Some(target.id), "the event keeps the id");
     assert_eq!(deleted[0].metadata["deleted_user_id"], id);
     assert_eq!(deleted[0].metadata["deleted_email"], "target@example.com");
     assert_eq!(deleted[0].metadata["operator_id"], staff.id.to_string());
     let logins = stored_events(&app, "login_succeeded").await;
     assert_eq!(logins.len(), 2, "the deleted account's own events stay");
+    assert!(
+        logins.iter().any(|event| event.user_id == Some(target.id)),
+        "and keep its id"
+    );
     let again = delete_user(&app, &token, &id).await.unwrap_err();
     assert_status(&again, Code::NotFound, "USER_NOT_FOUND");
     let missing = delete_user(&app, &token, "").await.unwrap_err();
