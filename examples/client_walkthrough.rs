@@ -1,7 +1,9 @@
 //! A Rust client of `identity` through the generated tonic clients, walking one account
 //! through its life: signup → the emailed link → verify → login → refresh → validate →
 //! logout. The link is read from the `.eml` files that a server without
-//! `IDENTITY_SMTP_URL` writes into its mail directory.
+//! `IDENTITY_SMTP_URL` writes into its mail directory. With a staff account
+//! (`--staff-email`, `--staff-password`) it then reads the same walk back from
+//! EventService/WatchEvents, as a service that follows account changes would.
 //!
 //! ```sh
 //! cargo run                                                     # the server, in one terminal
@@ -18,10 +20,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use clap::Parser;
 use identity::proto::account_service_client::AccountServiceClient;
+use identity::proto::event_service_client::EventServiceClient;
 use identity::proto::token_service_client::TokenServiceClient;
 use identity::proto::{
     LoginRequest, LogoutRequest, RefreshTokenRequest, SignupRequest, TokenPair, ValidateAccessTokenRequest,
-    VerifyEmailRequest,
+    VerifyEmailRequest, WatchEventsRequest,
 };
 use mail_parser::MessageParser;
 use tonic::Code;
@@ -42,7 +45,20 @@ struct Args {
     /// How long to wait for the verification email.
     #[arg(long, default_value_t = 30)]
     email_timeout_secs: u64,
+    /// A staff account to watch the walk's events with (WatchEvents needs staff).
+    #[arg(long, requires = "staff_password")]
+    staff_email: Option<String>,
+    #[arg(long)]
+    staff_password: Option<String>,
 }
+
+/// The events the walk leaves, in order.
+const WALK_EVENTS: [&str; 4] = [
+    "user.created",
+    "user.verified",
+    "session.created",
+    "session.revoked",
+];
 
 /// A password the strength check accepts, for a demonstration account.
 const PASSWORD: &str = "correct horse battery staple";
@@ -59,21 +75,70 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("connecting to {}", args.addr))?;
     let mut accounts = AccountServiceClient::new(channel.clone());
-    let mut tokens = TokenServiceClient::new(channel);
+    let mut tokens = TokenServiceClient::new(channel.clone());
 
-    sign_up_and_verify(&mut accounts, &args, &email).await?;
+    let user_id = sign_up_and_verify(&mut accounts, &args, &email).await?;
     let pair = log_in_and_refresh(&mut tokens, &email).await?;
     validate_then_log_out(&mut tokens, &email, pair).await?;
+    if let (Some(staff_email), Some(staff_password)) = (&args.staff_email, &args.staff_password) {
+        watch_the_walk(channel, &mut tokens, staff_email, staff_password, &user_id).await?;
+    }
     println!("walkthrough complete");
     Ok(())
 }
 
-/// Signup, then VerifyEmail with the token from the emailed link.
+/// WatchEvents from the first event kept (`after: "0"`), keeping this walk's account's:
+/// a service following changes would resume from the last id it handled instead.
+async fn watch_the_walk(
+    channel: Channel,
+    tokens: &mut TokenServiceClient<Channel>,
+    staff_email: &str,
+    staff_password: &str,
+    user_id: &str,
+) -> anyhow::Result<()> {
+    let staff = tokens
+        .login(LoginRequest {
+            email: staff_email.to_owned(),
+            password: staff_password.to_owned(),
+            device_name: Some("client_walkthrough events".to_owned()),
+        })
+        .await?
+        .into_inner()
+        .tokens
+        .context("Login returned no tokens")?;
+    let mut request = tonic::Request::new(WatchEventsRequest {
+        after: "0".to_owned(),
+        kinds: Vec::new(),
+    });
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {}", staff.access_token).parse()?);
+    let mut events = EventServiceClient::new(channel)
+        .watch_events(request)
+        .await?
+        .into_inner();
+    let mut seen = Vec::new();
+    while seen.len() < WALK_EVENTS.len() {
+        let event = tokio::time::timeout(Duration::from_secs(10), events.message())
+            .await
+            .context("no event for 10 s")??
+            .context("the event stream ended")?;
+        if event.user_id == user_id {
+            println!("event {}: {}", event.id, event.kind);
+            seen.push(event.kind);
+        }
+    }
+    ensure!(seen == WALK_EVENTS, "the walk's events came as {seen:?}");
+    println!("watched: every step of the walk came back as an event, in order");
+    Ok(())
+}
+
+/// Signup, then VerifyEmail with the token from the emailed link; returns the id.
 async fn sign_up_and_verify(
     accounts: &mut AccountServiceClient<Channel>,
     args: &Args,
     email: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
     let signup = accounts
         .signup(SignupRequest {
             email: email.to_owned(),
@@ -98,7 +163,7 @@ async fn sign_up_and_verify(
     let user = verified.user.context("VerifyEmail returns the user")?;
     ensure!(user.is_verified, "VerifyEmail left the account unverified");
     println!("verified {}", user.email);
-    Ok(())
+    Ok(user.id)
 }
 
 /// Login, then one RefreshToken rotation; returns the rotated pair.

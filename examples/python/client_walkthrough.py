@@ -1,5 +1,7 @@
 """A Python client of `identity` (grpcio), walking one account through its life:
-signup -> the emailed link -> verify -> login -> refresh -> validate -> logout.
+signup -> the emailed link -> verify -> login -> refresh -> validate -> logout; then,
+with a staff account (--staff-email, --staff-password), the same walk read back from
+EventService/WatchEvents, as a service that follows account changes would.
 
 The stubs are generated at run time from the repository's proto/ with grpcio-tools,
 so they never drift from the contract. The link is read from the .eml files that a
@@ -38,7 +40,7 @@ def generate_stubs(out_dir):
     if status != 0:
         sys.exit(f"protoc failed ({status}) on {PROTO_ROOT}")
     sys.path.insert(0, str(out_dir))
-    modules = ["account_pb2", "account_pb2_grpc", "token_pb2", "token_pb2_grpc"]
+    modules = ["account_pb2", "account_pb2_grpc", "token_pb2", "token_pb2_grpc", "events_pb2", "events_pb2_grpc"]
     return {name: importlib.import_module(f"identity.v1.{name}") for name in modules}
 
 
@@ -102,7 +104,34 @@ def walk(stubs, channel, mail_dir, address, email_timeout):
         print(f"logged out: the access token is refused ({error.details()})")
     else:
         sys.exit("the access token still validates after logout")
-    print("walkthrough complete")
+    return user.id
+
+
+WALK_EVENTS = ["user.created", "user.verified", "session.created", "session.revoked"]
+
+
+def watch_the_walk(stubs, channel, staff_email, staff_password, user_id):
+    """WatchEvents from the first event kept (after "0"), keeping this walk's account's;
+    a service following changes would resume from the last id it handled instead."""
+    token_pb2, events_pb2 = stubs["token_pb2"], stubs["events_pb2"]
+    tokens = stubs["token_pb2_grpc"].TokenServiceStub(channel)
+    events = stubs["events_pb2_grpc"].EventServiceStub(channel)
+    staff = tokens.Login(token_pb2.LoginRequest(email=staff_email, password=staff_password)).tokens
+    stream = events.WatchEvents(
+        events_pb2.WatchEventsRequest(after="0"),
+        metadata=[("authorization", f"Bearer {staff.access_token}")],
+        timeout=30,
+    )
+    seen = []
+    for event in stream:
+        if event.user_id == user_id:
+            print(f"event {event.id}: {event.kind}")
+            seen.append(event.kind)
+        if len(seen) == len(WALK_EVENTS):
+            stream.cancel()
+            break
+    assert seen == WALK_EVENTS, f"the walk's events came as {seen}"
+    print("watched: every step of the walk came back as an event, in order")
 
 
 def main():
@@ -111,13 +140,18 @@ def main():
     parser.add_argument("--mail-dir", default="./mail", help="the server's IDENTITY_MAIL_DIR")
     parser.add_argument("--email", help="the email to sign up with; a fresh one per run by default")
     parser.add_argument("--email-timeout-secs", type=float, default=30.0)
+    parser.add_argument("--staff-email", help="a staff account to watch the walk's events with")
+    parser.add_argument("--staff-password")
     args = parser.parse_args()
     address = args.email or f"walkthrough-{uuid.uuid4()}@example.com"
     with tempfile.TemporaryDirectory(prefix="identity-stubs-") as out_dir:
         stubs = generate_stubs(out_dir)
         with grpc.insecure_channel(args.addr) as channel:
             grpc.channel_ready_future(channel).result(timeout=10)
-            walk(stubs, channel, args.mail_dir, address, args.email_timeout_secs)
+            user_id = walk(stubs, channel, args.mail_dir, address, args.email_timeout_secs)
+            if args.staff_email:
+                watch_the_walk(stubs, channel, args.staff_email, args.staff_password, user_id)
+            print("walkthrough complete")
 
 
 if __name__ == "__main__":
