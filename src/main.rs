@@ -74,6 +74,9 @@ async fn run(command: Command, settings: Settings, source: &LayeredSource) -> an
         Command::Groups { command } => cli::access_commands::groups(command, &settings).await,
         Command::Users { command } => cli::access_commands::users(command, &settings).await,
         Command::ImportDjango(args) => cli::django_import_command::import_django(args, &settings).await,
+        Command::ServiceToken { command } => {
+            cli::service_token_commands::service_token(command, &settings).await
+        }
         Command::Config { list } => {
             cli::print_configuration(&settings, source, list);
             Ok(())

@@ -27,6 +27,7 @@ use crate::grpc::{self, GrpcServices};
 use crate::observability::health_watcher;
 use crate::rate_limit::RateLimiter;
 use crate::services::event_feed::EventFeed;
+use crate::services::service_account_service::ServiceAccountService;
 use crate::services::{
     AccountService, AdminService, EmailChangeService, MaintenanceService, PasswordResetService,
     ServiceContext, TokenService,
@@ -105,6 +106,7 @@ impl Application {
             password_resets: PasswordResetService::new(context.clone()),
             email_changes: EmailChangeService::new(context.clone()),
             events: EventFeed::new(db.clone(), event_receiver, event_poll_interval(&db)),
+            service_accounts: ServiceAccountService::new(context.clone()),
             tokens: TokenService::new(
                 context,
                 SessionLookups::start(&db, clock.clone()),
@@ -239,6 +241,7 @@ impl Application {
         let state = ConsoleState {
             tokens: self.services.tokens.clone(),
             admin: self.services.admin.clone(),
+            service_accounts: self.services.service_accounts.clone(),
             renewals: console::renewals::Renewals::default(),
             trusted_proxies: Arc::new(self.settings.trusted_proxies.clone()),
         };

@@ -27,6 +27,7 @@ mod m20261202_000016_create_email_change_tokens;
 mod m20261202_000017_create_pending_email_changes;
 mod m20261202_000018_keep_audit_user_ids;
 mod m20261202_000019_create_events;
+mod m20261202_000020_create_service_accounts;
 
 /// Applies and reverts the migrations in order (`Migrator::up(&db, None)`).
 pub struct Migrator;
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000017_create_pending_email_changes::Migration),
             Box::new(m20261202_000018_keep_audit_user_ids::Migration),
             Box::new(m20261202_000019_create_events::Migration),
+            Box::new(m20261202_000020_create_service_accounts::Migration),
         ]
     }
 }

@@ -1,6 +1,6 @@
 //! The `identity` command line: `serve` (the default), `migrate`, `create-superuser`,
 //! `purge-expired`, `keys generate`, `descriptor`, `health-check`, `groups`, `users`,
-//! `import-django`; and the bodies of the operator
+//! `import-django`, `service-token`; and the bodies of the operator
 //! commands that talk to a person on the terminal. Like a gRPC handler, they parse input
 //! into domain types, call a service and present the outcome; unlike a server, they print
 //! to stdout, which is why `print_stdout` is allowed here and nowhere else.
@@ -8,6 +8,7 @@
 pub mod access_commands;
 pub mod django_import_command;
 pub mod health_check;
+pub mod service_token_commands;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -93,6 +94,12 @@ pub enum Command {
     /// Import the users, groups and permissions of a Django project (its password hashes
     /// included); run it again to bring over what changed in Django since.
     ImportDjango(django_import_command::ImportDjangoArgs),
+    /// Service accounts' tokens, for services that call AdminService or watch events
+    /// without a person (create prints the token once; list; revoke).
+    ServiceToken {
+        #[command(subcommand)]
+        command: service_token_commands::ServiceTokenCommand,
+    },
 }
 
 /// `identity health-check`.

@@ -37,10 +37,11 @@ pub struct SignedIn {
 impl SignedIn {
     /// The page header: who is signed in, and the sign-out form's token.
     pub fn chrome(&self) -> Chrome {
-        let user = self.operator.user();
+        // The console signs people in only; a service account never reaches a page.
+        let email = self.operator.person().map(|user| user.email.as_str().to_owned());
         Chrome {
-            operator_email: user.email.as_str().to_owned(),
-            is_superuser: user.is_superuser,
+            operator_email: email.unwrap_or_default(),
+            is_superuser: self.operator.is_superuser(),
             csrf_token: self.csrf_token(),
         }
     }

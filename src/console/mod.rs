@@ -15,6 +15,7 @@ mod groups_pages;
 mod page_templates;
 pub mod renewals;
 mod security_headers;
+mod service_accounts_page;
 mod session_cookie;
 mod sign_in;
 mod user_detail;
@@ -33,6 +34,7 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
 use crate::domain::TrustedProxies;
+use crate::services::service_account_service::ServiceAccountService;
 use crate::services::{AdminService, TokenService};
 
 /// What the console's handlers share.
@@ -40,6 +42,7 @@ use crate::services::{AdminService, TokenService};
 pub struct ConsoleState {
     pub tokens: TokenService,
     pub admin: AdminService,
+    pub service_accounts: ServiceAccountService,
     /// Renewals of expired sessions, one per session at a time.
     pub renewals: renewals::Renewals,
     /// Whose `x-forwarded-for` names the operator's address (`IDENTITY_TRUSTED_PROXIES`).
@@ -82,6 +85,11 @@ pub fn router(state: ConsoleState) -> Router {
             get(groups_pages::confirm_delete).post(groups_pages::delete),
         )
         .route("/audit", get(audit_page::list))
+        .route("/service-accounts", get(service_accounts_page::list))
+        .route(
+            "/service-accounts/{name}/revoke",
+            post(service_accounts_page::revoke),
+        )
         .route("/sign-out", post(sign_in::sign_out))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -19,7 +19,7 @@ macro_rules! embedded_templates {
     };
 }
 
-const TEMPLATES: [(&str, &str); 12] = embedded_templates![
+const TEMPLATES: [(&str, &str); 13] = embedded_templates![
     "layout.html",
     "signed_in.html",
     "sign_in.html",
@@ -32,6 +32,7 @@ const TEMPLATES: [(&str, &str); 12] = embedded_templates![
     "groups.html",
     "group_detail.html",
     "group_delete.html",
+    "service_accounts.html",
 ];
 
 // Parsed once and shared by every request: the sources are compiled in, so there is

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::page_templates;
 use crate::domain::{Group, Permission, Session, User};
 use crate::services::admin_service::AuditEvent;
+use crate::services::service_account_service::ServiceAccount;
 
 /// A page's values, and the template that lays them out.
 pub trait Page: Serialize {
@@ -132,6 +133,40 @@ pub struct GroupsPage {
 
 impl Page for GroupsPage {
     const TEMPLATE: &'static str = "console/groups.html";
+}
+
+#[derive(Serialize)]
+pub struct ServiceAccountsPage {
+    pub chrome: Chrome,
+    pub accounts: Vec<ServiceAccountRow>,
+}
+
+impl Page for ServiceAccountsPage {
+    const TEMPLATE: &'static str = "console/service_accounts.html";
+}
+
+/// One service account as its row shows it.
+#[derive(Serialize)]
+pub struct ServiceAccountRow {
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+impl From<&ServiceAccount> for ServiceAccountRow {
+    fn from(account: &ServiceAccount) -> Self {
+        Self {
+            name: account.name.clone(),
+            scopes: account
+                .scopes
+                .iter()
+                .map(|scope| scope.as_str().to_owned())
+                .collect(),
+            created_at: timestamp(account.created_at),
+            revoked_at: account.revoked_at.map(timestamp),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -431,6 +466,19 @@ mod tests {
             pages.push(html(&GroupDetailPage {
                 chrome: chrome(full),
                 group: group(full),
+            }));
+            pages.push(html(&ServiceAccountsPage {
+                chrome: chrome(full),
+                accounts: if full {
+                    vec![ServiceAccountRow {
+                        name: HOSTILE.to_owned(),
+                        scopes: hostile_list(full),
+                        created_at: "c".to_owned(),
+                        revoked_at: Some("r".to_owned()),
+                    }]
+                } else {
+                    Vec::new()
+                },
             }));
             pages.push(html(&DeleteGroupPage {
                 chrome: chrome(full),

@@ -22,4 +22,6 @@ pub enum InputError {
     PermissionInvalid,
     #[error("must be 1 to 64 characters of a-z, 0-9, _ and -")]
     GroupNameInvalid,
+    #[error("must be events.watch, users.read or users.write")]
+    ScopeInvalid,
 }

@@ -14,6 +14,7 @@ pub mod group_permission;
 pub mod password_reset_token;
 pub mod pending_email_change;
 pub mod refresh_token;
+pub mod service_account;
 pub mod session;
 pub mod user;
 pub mod user_group;

@@ -6,9 +6,10 @@ use tonic::{Request, Response, Status};
 
 use uuid::Uuid;
 
-use super::bearer_authentication::BearerAuthenticator;
+use super::bearer_authentication::{BearerAuthenticator, OperatorNeed};
 use super::request_decoding::FieldViolations;
 use super::{admin_request_decoding, request_context, response_encoding};
+use crate::domain::ServiceScope;
 use crate::proto;
 use crate::proto::admin_service_server::AdminService as AdminRpc;
 use crate::services::admin_service::AccessChange;
@@ -25,10 +26,10 @@ impl AdminHandler {
         Self { admin, bearer }
     }
 
-    /// The caller, if a staff member with a valid bearer token.
-    async fn operator<T>(&self, request: &Request<T>) -> Result<Operator, Status> {
-        let principal = self.bearer.authenticate(request).await?;
-        Ok(Operator::authorize(principal)?)
+    /// The caller, if a staff member with a valid bearer token or a service token with
+    /// what `need` asks.
+    async fn operator<T>(&self, request: &Request<T>, need: OperatorNeed) -> Result<Operator, Status> {
+        self.bearer.operator(request, need).await
     }
 
     /// The four RPCs that change one account's access share everything but decoding; the
@@ -38,7 +39,7 @@ impl AdminHandler {
         request: &Request<T>,
         decoded: Result<(Option<Uuid>, AccessChange), FieldViolations>,
     ) -> Result<proto::User, Status> {
-        let operator = self.operator(request).await?;
+        let operator = self.operator(request, OperatorNeed::Person).await?;
         let client = request_context::client_info(request);
         let (user_id, change) = decoded?;
         let user = self
@@ -56,7 +57,9 @@ impl AdminRpc for AdminHandler {
         &self,
         request: Request<proto::ListUsersRequest>,
     ) -> Result<Response<proto::ListUsersResponse>, Status> {
-        let operator = self.operator(&request).await?;
+        let operator = self
+            .operator(&request, OperatorNeed::Scope(ServiceScope::UsersRead))
+            .await?;
         let query = admin_request_decoding::list_users(request.get_ref())?;
         let page = self.admin.list_users(&operator, query).await?;
         Ok(Response::new(response_encoding::users_page(&page)))
@@ -67,7 +70,9 @@ impl AdminRpc for AdminHandler {
         &self,
         request: Request<proto::GetUserRequest>,
     ) -> Result<Response<proto::GetUserResponse>, Status> {
-        let operator = self.operator(&request).await?;
+        let operator = self
+            .operator(&request, OperatorNeed::Scope(ServiceScope::UsersRead))
+            .await?;
         let lookup = admin_request_decoding::get_user(request.into_inner())?;
         let user = self.admin.get_user(&operator, lookup).await?;
         Ok(Response::new(proto::GetUserResponse {
@@ -80,7 +85,9 @@ impl AdminRpc for AdminHandler {
         &self,
         request: Request<proto::UpdateUserRequest>,
     ) -> Result<Response<proto::UpdateUserResponse>, Status> {
-        let operator = self.operator(&request).await?;
+        let operator = self
+            .operator(&request, OperatorNeed::Scope(ServiceScope::UsersWrite))
+            .await?;
         let client = request_context::client_info(&request);
         let command = admin_request_decoding::update_user(request.get_ref())?;
         let user = self.admin.update_user(&operator, command, &client).await?;
@@ -94,7 +101,9 @@ impl AdminRpc for AdminHandler {
         &self,
         request: Request<proto::CreateUserRequest>,
     ) -> Result<Response<proto::CreateUserResponse>, Status> {
-        let operator = self.operator(&request).await?;
+        let operator = self
+            .operator(&request, OperatorNeed::Scope(ServiceScope::UsersWrite))
+            .await?;
         let client = request_context::client_info(&request);
         let command = admin_request_decoding::create_user(request.get_ref())?;
         let user = self.admin.create_user(&operator, command, &client).await?;
@@ -112,7 +121,9 @@ impl AdminRpc for AdminHandler {
         &self,
         request: Request<proto::SendPasswordResetRequest>,
     ) -> Result<Response<proto::SendPasswordResetResponse>, Status> {
-        let operator = self.operator(&request).await?;
+        let operator = self
+            .operator(&request, OperatorNeed::Scope(ServiceScope::UsersWrite))
+            .await?;
         let client = request_context::client_info(&request);
         let user_id = admin_request_decoding::account_id("user_id", &request.get_ref().user_id)?;
         self.admin
@@ -126,7 +137,9 @@ impl AdminRpc for AdminHandler {
         &self,
         request: Request<proto::DeleteUserRequest>,
     ) -> Result<Response<proto::DeleteUserResponse>, Status> {
-        let operator = self.operator(&request).await?;
+        let operator = self
+            .operator(&request, OperatorNeed::Scope(ServiceScope::UsersWrite))
+            .await?;
         let client = request_context::client_info(&request);
         let id = admin_request_decoding::account_id("id", &request.get_ref().id)?;
         self.admin.delete_user(&operator, id, &client).await?;
@@ -142,7 +155,9 @@ impl AdminRpc for AdminHandler {
         &self,
         request: Request<proto::RevokeUserSessionsRequest>,
     ) -> Result<Response<proto::RevokeUserSessionsResponse>, Status> {
-        let operator = self.operator(&request).await?;
+        let operator = self
+            .operator(&request, OperatorNeed::Scope(ServiceScope::UsersWrite))
+            .await?;
         let client = request_context::client_info(&request);
         let user_id = admin_request_decoding::account_id("user_id", &request.get_ref().user_id)?;
         let revoked = self
@@ -160,7 +175,7 @@ impl AdminRpc for AdminHandler {
         &self,
         request: Request<proto::ListAuditEventsRequest>,
     ) -> Result<Response<proto::ListAuditEventsResponse>, Status> {
-        let operator = self.operator(&request).await?;
+        let operator = self.operator(&request, OperatorNeed::Person).await?;
         let query = admin_request_decoding::list_audit_events(request.get_ref())?;
         let page = self.admin.list_audit_events(&operator, query).await?;
         Ok(Response::new(response_encoding::audit_events_page(&page)))
@@ -170,7 +185,7 @@ impl AdminRpc for AdminHandler {
         &self,
         request: Request<proto::CreateGroupRequest>,
     ) -> Result<Response<proto::CreateGroupResponse>, Status> {
-        let operator = self.operator(&request).await?;
+        let operator = self.operator(&request, OperatorNeed::Person).await?;
         let client = request_context::client_info(&request);
         let command = admin_request_decoding::create_group(request.get_ref())?;
         let group = self.admin.create_group(&operator, command, &client).await?;
@@ -184,7 +199,7 @@ impl AdminRpc for AdminHandler {
         &self,
         request: Request<proto::GetGroupRequest>,
     ) -> Result<Response<proto::GetGroupResponse>, Status> {
-        let operator = self.operator(&request).await?;
+        let operator = self.operator(&request, OperatorNeed::Person).await?;
         let name = admin_request_decoding::group_name("name", &request.get_ref().name)?;
         let group = self.admin.get_group(&operator, &name).await?;
         Ok(Response::new(proto::GetGroupResponse {
@@ -197,7 +212,7 @@ impl AdminRpc for AdminHandler {
         &self,
         request: Request<proto::ListGroupsRequest>,
     ) -> Result<Response<proto::ListGroupsResponse>, Status> {
-        let operator = self.operator(&request).await?;
+        let operator = self.operator(&request, OperatorNeed::Person).await?;
         let page = admin_request_decoding::list_groups(request.get_ref())?;
         let groups = self.admin.list_groups(&operator, page).await?;
         Ok(Response::new(response_encoding::groups_page(&groups)))
@@ -208,7 +223,7 @@ impl AdminRpc for AdminHandler {
         &self,
         request: Request<proto::UpdateGroupRequest>,
     ) -> Result<Response<proto::UpdateGroupResponse>, Status> {
-        let operator = self.operator(&request).await?;
+        let operator = self.operator(&request, OperatorNeed::Person).await?;
         let client = request_context::client_info(&request);
         let command = admin_request_decoding::update_group(request.get_ref())?;
         let group = self.admin.update_group(&operator, command, &client).await?;
@@ -222,7 +237,7 @@ impl AdminRpc for AdminHandler {
         &self,
         request: Request<proto::DeleteGroupRequest>,
     ) -> Result<Response<proto::DeleteGroupResponse>, Status> {
-        let operator = self.operator(&request).await?;
+        let operator = self.operator(&request, OperatorNeed::Person).await?;
         let client = request_context::client_info(&request);
         let name = admin_request_decoding::group_name("name", &request.get_ref().name)?;
         self.admin.delete_group(&operator, &name, &client).await?;

@@ -6,17 +6,53 @@ use tonic::{Code, Request, Status};
 
 use super::status_mapping::{Reason, status};
 use crate::auth::AuthenticatedPrincipal;
-use crate::services::TokenService;
+use crate::domain::ServiceScope;
+use crate::services::service_account_service::{ServiceAccountService, TOKEN_PREFIX};
+use crate::services::{Operator, TokenService};
 
-/// Authenticates bearer RPCs exactly as ValidateAccessToken validates.
+/// What an operator RPC asks of its caller.
+#[derive(Clone, Copy, Debug)]
+pub enum OperatorNeed {
+    /// Staff, or a service token with this scope.
+    Scope(ServiceScope),
+    /// Staff: no scope grants it.
+    Person,
+}
+
+/// Authenticates bearer RPCs exactly as ValidateAccessToken validates, and operator RPCs
+/// also by service token.
 #[derive(Clone)]
 pub struct BearerAuthenticator {
     tokens: TokenService,
+    service_accounts: ServiceAccountService,
 }
 
 impl BearerAuthenticator {
-    pub fn new(tokens: TokenService) -> Self {
-        Self { tokens }
+    pub fn new(tokens: TokenService, service_accounts: ServiceAccountService) -> Self {
+        Self {
+            tokens,
+            service_accounts,
+        }
+    }
+
+    /// The operator behind the bearer: a staff member's access token, or a service
+    /// account's token (`ist_…`) with what `need` asks.
+    ///
+    /// # Errors
+    /// UNAUTHENTICATED as [`Self::authenticate`] (a revoked service token: `TOKEN_INVALID`);
+    /// PERMISSION_DENIED `NOT_STAFF`, `SCOPE_MISSING`.
+    pub async fn operator<T>(&self, request: &Request<T>, need: OperatorNeed) -> Result<Operator, Status> {
+        let token = required_token(request)?;
+        let operator = if token.starts_with(TOKEN_PREFIX) {
+            self.service_accounts.authenticate(token).await?
+        } else {
+            Operator::authorize(self.authenticate(request).await?)?
+        };
+        let operator = match need {
+            OperatorNeed::Scope(scope) => operator.require(scope),
+            OperatorNeed::Person => operator.require_person(),
+        };
+        Ok(operator?)
     }
 
     /// The caller, or UNAUTHENTICATED with a reason.

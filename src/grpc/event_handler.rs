@@ -6,11 +6,11 @@ use std::pin::Pin;
 use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
-use super::bearer_authentication::BearerAuthenticator;
+use super::bearer_authentication::{BearerAuthenticator, OperatorNeed};
 use super::{request_decoding, response_encoding};
+use crate::domain::ServiceScope;
 use crate::proto;
 use crate::proto::event_service_server::EventService as EventRpc;
-use crate::services::Operator;
 use crate::services::event_feed::EventFeed;
 
 /// Serves EventService over the event feed.
@@ -36,8 +36,9 @@ impl EventRpc for EventHandler {
         &self,
         request: Request<proto::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
-        let principal = self.bearer.authenticate(&request).await?;
-        Operator::authorize(principal)?;
+        self.bearer
+            .operator(&request, OperatorNeed::Scope(ServiceScope::EventsWatch))
+            .await?;
         let (start, kinds) = request_decoding::watch_events(request.get_ref())?;
         let events = self.feed.watch(start, kinds).await?;
         let stream = events.map(|event| {

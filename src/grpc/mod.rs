@@ -34,6 +34,7 @@ use crate::proto::admin_service_server::AdminServiceServer;
 use crate::proto::event_service_server::EventServiceServer;
 use crate::proto::token_service_server::TokenServiceServer;
 use crate::services::event_feed::EventFeed;
+use crate::services::service_account_service::ServiceAccountService;
 use crate::services::{AccountService, AdminService, EmailChangeService, PasswordResetService, TokenService};
 
 /// The use cases the handlers serve.
@@ -43,6 +44,7 @@ pub struct GrpcServices {
     pub password_resets: PasswordResetService,
     pub email_changes: EmailChangeService,
     pub events: EventFeed,
+    pub service_accounts: ServiceAccountService,
     pub tokens: TokenService,
 }
 
@@ -63,7 +65,8 @@ pub async fn serve(
     let reflection_v1alpha = reflection()
         .build_v1alpha()
         .context("building reflection v1alpha")?;
-    let bearer = bearer_authentication::BearerAuthenticator::new(services.tokens.clone());
+    let bearer =
+        bearer_authentication::BearerAuthenticator::new(services.tokens.clone(), services.service_accounts);
     let accounts = account_handler::AccountHandler::new(
         services.accounts,
         services.password_resets,

@@ -46,8 +46,12 @@ pub enum Reason {
     LastSuperuser,
     PermissionInvalid,
     GroupNameInvalid,
+    ScopeInvalid,
+    ScopeMissing,
     GroupNotFound,
     GroupExists,
+    ServiceAccountExists,
+    ServiceAccountNotFound,
     RateLimited,
     Overloaded,
     DatabaseUnavailable,
@@ -85,8 +89,12 @@ impl Reason {
             Self::LastSuperuser => "LAST_SUPERUSER",
             Self::PermissionInvalid => "PERMISSION_INVALID",
             Self::GroupNameInvalid => "GROUP_NAME_INVALID",
+            Self::ScopeInvalid => "SCOPE_INVALID",
+            Self::ScopeMissing => "SCOPE_MISSING",
             Self::GroupNotFound => "GROUP_NOT_FOUND",
             Self::GroupExists => "GROUP_EXISTS",
+            Self::ServiceAccountExists => "SERVICE_ACCOUNT_EXISTS",
+            Self::ServiceAccountNotFound => "SERVICE_ACCOUNT_NOT_FOUND",
             Self::RateLimited => "RATE_LIMITED",
             Self::Overloaded => "OVERLOADED",
             Self::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
@@ -110,6 +118,16 @@ impl From<ServiceError> for Status {
                 AlreadyExists,
                 Reason::GroupExists,
                 "a group with this name already exists",
+            ),
+            E::ServiceAccountExists => status(
+                AlreadyExists,
+                Reason::ServiceAccountExists,
+                "a service account with this name already exists",
+            ),
+            E::ServiceAccountNotFound => status(
+                NotFound,
+                Reason::ServiceAccountNotFound,
+                "there is no live service account with this name",
             ),
             E::GroupNotFound => status(
                 NotFound,
@@ -218,6 +236,11 @@ impl From<ServiceError> for Status {
                 Reason::NotStaff,
                 "this operation needs a staff account",
             ),
+            E::ScopeMissing(scope) => status(
+                PermissionDenied,
+                Reason::ScopeMissing,
+                &format!("this service token lacks the `{scope}` scope this operation needs"),
+            ),
             E::NotSuperuser => status(
                 PermissionDenied,
                 Reason::NotSuperuser,
@@ -278,6 +301,7 @@ pub fn input_reason(error: &InputError) -> Reason {
         InputError::TokenMalformed => Reason::TokenMalformed,
         InputError::PermissionInvalid => Reason::PermissionInvalid,
         InputError::GroupNameInvalid => Reason::GroupNameInvalid,
+        InputError::ScopeInvalid => Reason::ScopeInvalid,
     }
 }
 

@@ -72,6 +72,21 @@ fn every_service_error_maps_to_its_design_row() {
         ),
         (E::AccountDisabled, Code::PermissionDenied, "ACCOUNT_DISABLED"),
         (E::NotStaff, Code::PermissionDenied, "NOT_STAFF"),
+        (
+            E::ServiceAccountExists,
+            Code::AlreadyExists,
+            "SERVICE_ACCOUNT_EXISTS",
+        ),
+        (
+            E::ServiceAccountNotFound,
+            Code::NotFound,
+            "SERVICE_ACCOUNT_NOT_FOUND",
+        ),
+        (
+            E::ScopeMissing(crate::domain::ServiceScope::UsersWrite),
+            Code::PermissionDenied,
+            "SCOPE_MISSING",
+        ),
         (E::NotSuperuser, Code::PermissionDenied, "NOT_SUPERUSER"),
         (E::SelfLockout, Code::FailedPrecondition, "SELF_LOCKOUT"),
         (E::LastSuperuser, Code::FailedPrecondition, "LAST_SUPERUSER"),
@@ -189,6 +204,7 @@ fn input_errors_map_to_their_reasons() {
         (InputError::TokenMalformed, "TOKEN_MALFORMED"),
         (InputError::PermissionInvalid, "PERMISSION_INVALID"),
         (InputError::GroupNameInvalid, "GROUP_NAME_INVALID"),
+        (InputError::ScopeInvalid, "SCOPE_INVALID"),
     ];
     for (error, reason) in rows {
         assert_eq!(input_reason(&error).as_str(), reason);

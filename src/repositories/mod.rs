@@ -14,6 +14,7 @@ pub mod group_repository;
 pub mod password_reset_token_repository;
 pub mod pending_email_change_repository;
 pub mod refresh_token_repository;
+pub mod service_account_repository;
 pub mod session_repository;
 pub mod single_use_token_repository;
 pub mod transaction;

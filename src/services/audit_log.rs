@@ -56,6 +56,10 @@ pub enum AuditKind {
     EmailChangeFailed,
     /// ConfirmEmailChange moved the account to its new address.
     EmailChanged,
+    /// `identity service-token create`.
+    ServiceTokenCreated,
+    /// `identity service-token revoke`, or the console's revoke.
+    ServiceTokenRevoked,
     /// `identity import-django` created or changed the account from Django's row.
     DjangoImported,
 }
@@ -98,6 +102,8 @@ impl AuditKind {
             Self::EmailChangeRequested => "email_change_requested",
             Self::EmailChangeFailed => "email_change_failed",
             Self::EmailChanged => "email_changed",
+            Self::ServiceTokenCreated => "service_token_created",
+            Self::ServiceTokenRevoked => "service_token_revoked",
             Self::DjangoImported => "django_imported",
         }
     }

@@ -12,6 +12,7 @@ pub mod event_log;
 pub mod maintenance_service;
 pub mod password_attempts;
 pub mod password_reset_service;
+pub mod service_account_service;
 pub mod service_context;
 pub mod service_error;
 pub mod session_revocation;

@@ -65,8 +65,15 @@ pub enum ServiceError {
     GroupNotFound,
     #[error("group name taken")]
     GroupExists,
+    #[error("a service account with this name exists")]
+    ServiceAccountExists,
+    #[error("no live service account with this name")]
+    ServiceAccountNotFound,
     #[error("caller is not staff")]
     NotStaff,
+    /// A service account's token without the scope the operation needs.
+    #[error("service token lacks the {0} scope")]
+    ScopeMissing(crate::domain::ServiceScope),
     #[error("caller is not a superuser")]
     NotSuperuser,
     /// An operator tried to disable or delete their own account, or drop their own

@@ -8,6 +8,7 @@ mod console_client;
 mod invites;
 mod listing;
 mod protections;
+mod service_accounts;
 mod sessions;
 
 use chrono::Utc;

@@ -59,6 +59,7 @@ mod refresh_token;
 mod resend_verification_email;
 mod rollouts;
 mod security_notices;
+mod service_accounts;
 mod session_pages;
 mod sessions;
 mod signup;

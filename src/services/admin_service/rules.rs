@@ -7,17 +7,30 @@
 //! escalation by another name; nobody may lock themselves out, because an instance whose
 //! last superuser disabled itself can only be repaired from the database.
 
+use std::collections::BTreeSet;
+
 use uuid::Uuid;
 
 use super::commands::FlagChanges;
 use crate::auth::AuthenticatedPrincipal;
-use crate::domain::User;
+use crate::domain::{ServiceScope, User};
 use crate::services::ServiceError;
 
-/// A caller proven to be staff. Every admin use case takes one, so none can forget the
-/// check.
+/// A caller proven to be staff, or a service account's token. Every admin use case
+/// takes one, so none can forget the check.
 #[derive(Clone, Debug)]
-pub struct Operator(User);
+pub struct Operator(Acting);
+
+#[derive(Clone, Debug)]
+enum Acting {
+    Person(User),
+    /// Never a superuser: a service account changes ordinary accounts only.
+    Service {
+        id: Uuid,
+        name: String,
+        scopes: BTreeSet<ServiceScope>,
+    },
+}
 
 impl Operator {
     /// The authenticated caller, if staff. The principal's user was read when its access
@@ -33,22 +46,73 @@ impl Operator {
     ///
     /// # Errors
     /// `NotStaff`.
-    pub(super) fn acting_as(user: User) -> Result<Self, ServiceError> {
+    pub(crate) fn acting_as(user: User) -> Result<Self, ServiceError> {
         if user.is_staff {
-            Ok(Self(user))
+            Ok(Self(Acting::Person(user)))
         } else {
             Err(ServiceError::NotStaff)
         }
     }
 
-    /// The operator's account, as read when the request was authenticated.
-    pub fn user(&self) -> &User {
-        &self.0
+    /// The service account `name` with `scopes`, its token just checked.
+    pub(crate) fn service(id: Uuid, name: String, scopes: BTreeSet<ServiceScope>) -> Self {
+        Self(Acting::Service { id, name, scopes })
     }
 
-    /// The operator's account id, recorded in every admin audit event.
+    /// The same operator if it may use `scope`: staff may use every scope, a service
+    /// account those its token was given.
+    ///
+    /// # Errors
+    /// `ScopeMissing`.
+    pub fn require(self, scope: ServiceScope) -> Result<Self, ServiceError> {
+        match &self.0 {
+            Acting::Service { scopes, .. } if !scopes.contains(&scope) => {
+                Err(ServiceError::ScopeMissing(scope))
+            }
+            _ => Ok(self),
+        }
+    }
+
+    /// The same operator if a person: what no scope grants (groups, permissions, the
+    /// audit trail).
+    ///
+    /// # Errors
+    /// `NotStaff` for a service account.
+    pub fn require_person(self) -> Result<Self, ServiceError> {
+        match self.0 {
+            Acting::Person(_) => Ok(self),
+            Acting::Service { .. } => Err(ServiceError::NotStaff),
+        }
+    }
+
+    /// The operator's account, when a person, as read when the request was authenticated.
+    pub fn person(&self) -> Option<&User> {
+        match &self.0 {
+            Acting::Person(user) => Some(user),
+            Acting::Service { .. } => None,
+        }
+    }
+
+    /// The service account's name, when one.
+    pub fn service_name(&self) -> Option<&str> {
+        match &self.0 {
+            Acting::Person(_) => None,
+            Acting::Service { name, .. } => Some(name),
+        }
+    }
+
+    /// Whether the operator is a superuser (never a service account).
+    pub fn is_superuser(&self) -> bool {
+        self.person().is_some_and(|user| user.is_superuser)
+    }
+
+    /// The operator's account id, or the service account's, recorded in every admin
+    /// audit event.
     pub fn id(&self) -> Uuid {
-        self.0.id
+        match &self.0 {
+            Acting::Person(user) => user.id,
+            Acting::Service { id, .. } => *id,
+        }
     }
 }
 
@@ -61,7 +125,7 @@ pub fn check_flag_changes(
     target_id: Uuid,
     flags: &FlagChanges,
 ) -> Result<(), ServiceError> {
-    if flags.touches_privileges() && !operator.user().is_superuser {
+    if flags.touches_privileges() && !operator.is_superuser() {
         return Err(ServiceError::NotSuperuser);
     }
     if target_id == operator.id() && flags.locks_out() {
@@ -75,7 +139,7 @@ pub fn check_flag_changes(
 /// # Errors
 /// `NotSuperuser`.
 pub fn check_superuser(operator: &Operator) -> Result<(), ServiceError> {
-    if operator.user().is_superuser {
+    if operator.is_superuser() {
         Ok(())
     } else {
         Err(ServiceError::NotSuperuser)
@@ -100,7 +164,7 @@ pub fn check_deletion(operator: &Operator, target_id: Uuid) -> Result<(), Servic
 /// `NotSuperuser`.
 pub fn check_may_manage(operator: &Operator, target: &User) -> Result<(), ServiceError> {
     let privileged = target.is_staff || target.is_superuser;
-    if privileged && target.id != operator.id() && !operator.user().is_superuser {
+    if privileged && target.id != operator.id() && !operator.is_superuser() {
         return Err(ServiceError::NotSuperuser);
     }
     Ok(())
@@ -146,7 +210,7 @@ mod tests {
     }
 
     fn operator(is_superuser: bool) -> Operator {
-        Operator(user(true, is_superuser))
+        Operator::acting_as(user(true, is_superuser)).unwrap()
     }
 
     fn flags(is_active: Option<bool>, is_staff: Option<bool>, is_superuser: Option<bool>) -> FlagChanges {
@@ -164,6 +228,23 @@ mod tests {
             session_id: Uuid::new_v4(),
             expires_at: Utc::now(),
         }
+    }
+
+    #[test]
+    fn a_service_account_holds_its_scopes_only_and_is_never_a_superuser() {
+        let scopes = BTreeSet::from([ServiceScope::UsersRead]);
+        let service = || Operator::service(Uuid::new_v4(), "reporting".into(), scopes.clone());
+        assert!(service().require(ServiceScope::UsersRead).is_ok());
+        assert!(matches!(
+            service().require(ServiceScope::UsersWrite),
+            Err(ServiceError::ScopeMissing(ServiceScope::UsersWrite))
+        ));
+        assert!(matches!(service().require_person(), Err(ServiceError::NotStaff)));
+        assert!(!service().is_superuser());
+        assert!(
+            operator(false).require(ServiceScope::UsersWrite).is_ok(),
+            "staff hold every scope"
+        );
     }
 
     #[test]
@@ -231,6 +312,6 @@ mod tests {
             assert!(check_may_manage(&operator(true), &target).is_ok());
         }
         assert!(check_may_manage(&staff, &user(false, false)).is_ok());
-        assert!(check_may_manage(&staff, staff.user()).is_ok());
+        assert!(check_may_manage(&staff, staff.person().unwrap()).is_ok());
     }
 }
