@@ -309,3 +309,29 @@ async fn an_event_writer_waits_for_the_one_before_it_to_commit(backend: Backend)
     assert_eq!(ids.len(), 2);
     assert!(ids[0] < ids[1]);
 }
+
+database_test!(a_watcher_that_stops_reading_holds_back_no_write);
+async fn a_watcher_that_stops_reading_holds_back_no_write(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, staff) = logged_in(&app, "ops@example.com", STAFF).await;
+    let stalled = watch(&app, &staff, "0", &[]).await.unwrap();
+
+    for n in 0..40 {
+        let request = proto::SignupRequest {
+            email: format!("busy{n}@example.com"),
+            password: STRONG_PASSWORD.into(),
+        };
+        tokio::time::timeout(PATIENCE, app.accounts.clone().signup(request))
+            .await
+            .expect("a signup is never held back by a watcher")
+            .unwrap();
+    }
+
+    let mut caught_up = stalled;
+    let events = take(&mut caught_up, 41).await;
+    assert_eq!(
+        events.last().unwrap().kind,
+        "user.created",
+        "and the watcher still gets everything"
+    );
+}
