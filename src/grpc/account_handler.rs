@@ -151,7 +151,7 @@ impl AccountRpc for AccountHandler {
         request: Request<proto::ConfirmEmailChangeRequest>,
     ) -> Result<Response<proto::ConfirmEmailChangeResponse>, Status> {
         let client = request_context::client_info(&request);
-        let token = request_decoding::token(&request.get_ref().token)?;
+        let token = request_decoding::opaque_token("token", &request.get_ref().token)?;
         let user = self.email_changes.confirm_email_change(token, &client).await?;
         Ok(Response::new(proto::ConfirmEmailChangeResponse {
             user: Some(response_encoding::user(&user)),

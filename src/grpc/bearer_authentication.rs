@@ -46,7 +46,9 @@ impl BearerAuthenticator {
         let operator = if token.starts_with(TOKEN_PREFIX) {
             self.service_accounts.authenticate(token).await?
         } else {
-            Operator::authorize(self.authenticate(request).await?)?
+            let principal = self.tokens.validate_access_token(token).await?;
+            tracing::Span::current().record("user_id", tracing::field::display(principal.user.id));
+            Operator::authorize(principal)?
         };
         let operator = match need {
             OperatorNeed::Scope(scope) => operator.require(scope),

@@ -70,15 +70,7 @@ pub fn signup(request: proto::SignupRequest) -> Result<SignupCommand, FieldViola
 /// # Errors
 /// A `token` violation.
 pub fn verify_email(request: &proto::VerifyEmailRequest) -> Result<OpaqueToken, FieldViolations> {
-    token(&request.token)
-}
-
-/// A single-use token in the `token` field.
-///
-/// # Errors
-/// A `token` violation.
-pub fn token(raw: &str) -> Result<OpaqueToken, FieldViolations> {
-    OpaqueToken::parse(raw).map_err(|error| FieldViolations::single("token", error))
+    opaque_token("token", &request.token)
 }
 
 /// # Errors
@@ -135,11 +127,12 @@ pub fn login(request: proto::LoginRequest) -> Result<LoginCommand, FieldViolatio
     violations.finish(command)
 }
 
-/// A refresh token in the named field.
+/// A token this service minted (refresh, verification, reset, email change) in the
+/// named field.
 ///
 /// # Errors
 /// A violation of `field`.
-pub fn refresh_token(field: &'static str, raw: &str) -> Result<OpaqueToken, FieldViolations> {
+pub fn opaque_token(field: &'static str, raw: &str) -> Result<OpaqueToken, FieldViolations> {
     OpaqueToken::parse(raw).map_err(|error| FieldViolations::single(field, error))
 }
 

@@ -42,7 +42,7 @@ impl TokenRpc for TokenHandler {
         request: Request<proto::RefreshTokenRequest>,
     ) -> Result<Response<proto::RefreshTokenResponse>, Status> {
         let client = request_context::client_info(&request);
-        let token = request_decoding::refresh_token("refresh_token", &request.get_ref().refresh_token)?;
+        let token = request_decoding::opaque_token("refresh_token", &request.get_ref().refresh_token)?;
         let pair = self.tokens.refresh_token(token, &client).await?;
         Ok(Response::new(proto::RefreshTokenResponse {
             tokens: Some(response_encoding::token_pair(&pair)),
@@ -55,7 +55,7 @@ impl TokenRpc for TokenHandler {
         request: Request<proto::LogoutRequest>,
     ) -> Result<Response<proto::LogoutResponse>, Status> {
         let client = request_context::client_info(&request);
-        let token = request_decoding::refresh_token("refresh_token", &request.get_ref().refresh_token)?;
+        let token = request_decoding::opaque_token("refresh_token", &request.get_ref().refresh_token)?;
         self.tokens.logout(token, &client).await?;
         Ok(Response::new(proto::LogoutResponse {}))
     }

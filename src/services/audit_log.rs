@@ -133,6 +133,17 @@ impl AuditKind {
 }
 
 impl AuditRecord<'_> {
+    /// The row this event is stored as.
+    fn row(&self) -> NewAuditEvent<'_> {
+        NewAuditEvent {
+            user_id: self.user_id,
+            kind: self.kind.as_str(),
+            ip_address: self.client.ip_address.as_deref(),
+            user_agent: self.client.user_agent.as_deref(),
+            metadata: self.metadata.clone(),
+        }
+    }
+
     /// The same event with `metadata` as its details.
     #[must_use]
     pub fn with(mut self, metadata: serde_json::Value) -> Self {
@@ -159,14 +170,7 @@ pub async fn record(
     event: AuditRecord<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let row = NewAuditEvent {
-        user_id: event.user_id,
-        kind: event.kind.as_str(),
-        ip_address: event.client.ip_address.as_deref(),
-        user_agent: event.client.user_agent.as_deref(),
-        metadata: event.metadata,
-    };
-    audit_event_repository::insert(db, row, now).await
+    audit_event_repository::insert(db, event.row(), now).await
 }
 
 /// Appends `events` in `db`'s transaction, in one statement.
@@ -178,15 +182,6 @@ pub async fn record_many(
     events: Vec<AuditRecord<'_>>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let rows = events
-        .iter()
-        .map(|event| NewAuditEvent {
-            user_id: event.user_id,
-            kind: event.kind.as_str(),
-            ip_address: event.client.ip_address.as_deref(),
-            user_agent: event.client.user_agent.as_deref(),
-            metadata: event.metadata.clone(),
-        })
-        .collect();
+    let rows = events.iter().map(AuditRecord::row).collect();
     audit_event_repository::insert_many(db, rows, now).await
 }

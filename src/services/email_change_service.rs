@@ -130,8 +130,8 @@ impl EmailChangeService {
             .await?
             .map(to_user)
             .ok_or(ServiceError::EmailChangeTokenNotFound)?;
-        let new_email =
-            EmailAddress::parse(&pending.new_email).map_err(|_| ServiceError::EmailChangeTokenNotFound)?;
+        // Parsed before it was stored (at sending), like every stored address.
+        let new_email = EmailAddress::from_stored(pending.new_email);
         user_repository::set_verified_email(&txn, user_id, &new_email, now)
             .await
             .on_unique_violation(|| ServiceError::EmailTaken)?;

@@ -137,7 +137,7 @@ impl ServiceAccountService {
             .ok_or(ServiceError::AccessTokenInvalid)?;
         tracing::Span::current().record("user_id", tracing::field::display(row.id));
         let account = to_account(row);
-        Ok(Operator::service(account.id, account.name, account.scopes))
+        Ok(Operator::service(account.id, account.scopes))
     }
 }
 

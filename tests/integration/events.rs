@@ -284,18 +284,19 @@ async fn an_event_writer_waits_for_the_one_before_it_to_commit(backend: Backend)
             .unwrap();
         txn.commit().await.unwrap();
     });
-    let overtook = tokio::time::timeout(Duration::from_millis(500), async {
-        loop {
-            if event_repository::last_id(&app.db).await.unwrap() > 0 {
-                return;
+    if backend == Backend::Postgres {
+        // The second writer waits on the order lock: seen in pg_locks, not by waiting.
+        let waiting = tokio::time::timeout(PATIENCE, async {
+            while !waits_on_an_advisory_lock(&app.db).await {
+                tokio::task::yield_now().await;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
-
-    assert!(
-        overtook.is_err(),
+        })
+        .await;
+        assert!(waiting.is_ok(), "the second writer never waited for the first");
+    }
+    assert_eq!(
+        event_repository::last_id(&app.db).await.unwrap(),
+        0,
         "a later event committed while an earlier one was open"
     );
     first.commit().await.unwrap();
@@ -334,4 +335,18 @@ async fn a_watcher_that_stops_reading_holds_back_no_write(backend: Backend) {
         "user.created",
         "and the watcher still gets everything"
     );
+}
+
+/// Whether some transaction on this test's database waits for an advisory lock it has
+/// not been granted (pg_locks shows every database of the cluster).
+async fn waits_on_an_advisory_lock(db: &sea_orm::DatabaseConnection) -> bool {
+    use sea_orm::{ConnectionTrait, Statement};
+    let sql = "SELECT COUNT(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+    let row = db
+        .query_one_raw(Statement::from_string(sea_orm::DatabaseBackend::Postgres, sql))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap() > 0
 }

@@ -27,7 +27,6 @@ enum Acting {
     /// Never a superuser: a service account changes ordinary accounts only.
     Service {
         id: Uuid,
-        name: String,
         scopes: BTreeSet<ServiceScope>,
     },
 }
@@ -54,9 +53,9 @@ impl Operator {
         }
     }
 
-    /// The service account `name` with `scopes`, its token just checked.
-    pub(crate) fn service(id: Uuid, name: String, scopes: BTreeSet<ServiceScope>) -> Self {
-        Self(Acting::Service { id, name, scopes })
+    /// The service account `id` with `scopes`, its token just checked.
+    pub(crate) fn service(id: Uuid, scopes: BTreeSet<ServiceScope>) -> Self {
+        Self(Acting::Service { id, scopes })
     }
 
     /// The same operator if it may use `scope`: staff may use every scope, a service
@@ -90,14 +89,6 @@ impl Operator {
         match &self.0 {
             Acting::Person(user) => Some(user),
             Acting::Service { .. } => None,
-        }
-    }
-
-    /// The service account's name, when one.
-    pub fn service_name(&self) -> Option<&str> {
-        match &self.0 {
-            Acting::Person(_) => None,
-            Acting::Service { name, .. } => Some(name),
         }
     }
 
@@ -233,7 +224,7 @@ mod tests {
     #[test]
     fn a_service_account_holds_its_scopes_only_and_is_never_a_superuser() {
         let scopes = BTreeSet::from([ServiceScope::UsersRead]);
-        let service = || Operator::service(Uuid::new_v4(), "reporting".into(), scopes.clone());
+        let service = || Operator::service(Uuid::new_v4(), scopes.clone());
         assert!(service().require(ServiceScope::UsersRead).is_ok());
         assert!(matches!(
             service().require(ServiceScope::UsersWrite),

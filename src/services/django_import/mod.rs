@@ -24,7 +24,7 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 use serde_json::json;
 use uuid::Uuid;
 
-pub use report::{ImportReport, Skipped};
+pub use report::ImportReport;
 use snapshot::{GroupSnapshot, SetChanges, UserChanges, UserSnapshot};
 
 use super::audit_log::{self, AuditKind, AuditRecord};
@@ -122,8 +122,8 @@ impl DjangoImportService {
             };
             let access = source.access_of(&first.key, &last.key).await?;
             after = Some(last.key.clone());
-            report.users_read += page.len() as u64;
             let count = page.len() as u64;
+            report.users_read += count;
             let plan = self
                 .plan_page(page, &access, &groups, &excluded, &mut report, &mut seen_before)
                 .await?;
@@ -433,32 +433,22 @@ fn snapshot_of(
 /// The hash to store for Django's `password`: as Django wrote it when Login can check
 /// it, else an unusable one (`!`), which a password reset replaces. Counted by form.
 fn stored_password(password: &str, report: &mut ImportReport) -> String {
-    match stored_hash::classify(password) {
-        Ok(StoredHash::Unusable) => {
-            report.count_password("unusable");
-            password.to_owned()
-        }
-        Ok(StoredHash::Django(hasher, _)) => {
-            report.count_password(hasher.prefix());
-            password.to_owned()
-        }
-        Ok(StoredHash::DjangoArgon2(_)) => {
-            report.count_password("argon2");
-            password.to_owned()
-        }
-        Ok(StoredHash::Phc(_)) => {
-            report.count_password("argon2 (PHC)");
-            password.to_owned()
-        }
+    let form = match stored_hash::classify(password) {
+        Ok(StoredHash::Unusable) => "unusable",
+        Ok(StoredHash::Django(hasher, _)) => hasher.prefix(),
+        Ok(StoredHash::DjangoArgon2(_)) => "argon2",
+        Ok(StoredHash::Phc(_)) => "argon2 (PHC)",
         Err(UnreadableHash::UnsupportedHasher(name)) if !name.is_empty() => {
             report.count_password(format!("unusable: unsupported hasher {name}"));
-            "!".to_owned()
+            return "!".to_owned();
         }
         Err(_) => {
             report.count_password("unusable: unreadable hash");
-            "!".to_owned()
+            return "!".to_owned();
         }
-    }
+    };
+    report.count_password(form);
+    password.to_owned()
 }
 
 /// Those of `names` this service accepts; the others are remembered in the report.
