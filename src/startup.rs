@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
 
-use crate::auth::{AccessTokens, PasswordHasher, SigningKeys};
+use crate::auth::{AccessTokens, PasskeyCeremonies, PasswordHasher, SigningKeys};
 use crate::clock::Clock;
 use crate::configuration::Settings;
 use crate::console::{self, ConsoleState};
@@ -28,9 +28,10 @@ use crate::observability::health_watcher;
 use crate::rate_limit::RateLimiter;
 use crate::services::event_feed::EventFeed;
 use crate::services::service_account_service::ServiceAccountService;
+use crate::services::token_service::SecondFactorChecks;
 use crate::services::{
-    AccountService, AdminService, EmailChangeService, MaintenanceService, PasswordResetService,
-    ServiceContext, TokenService,
+    AccountService, AdminService, EmailChangeService, MaintenanceService, PasskeyService,
+    PasswordResetService, ServiceContext, TokenService, TotpService,
 };
 use crate::{database, observability, purge_scheduler};
 
@@ -89,7 +90,20 @@ impl Application {
         );
         let keys = SigningKeys::load(settings.jwt.keys_dir.as_deref(), &settings.data_dir)
             .context("loading JWT signing keys (IDENTITY_JWT_KEYS_DIR)")?;
+        let secrets = keys.factor_secrets();
         let access_tokens = AccessTokens::new(keys, &settings.jwt);
+        let second = &settings.second_factors;
+        crate::auth::totp::provisioning(
+            &crate::auth::totp::generate_secret(),
+            &second.totp_issuer,
+            "check",
+        )
+        .context("IDENTITY_TOTP_ISSUER cannot label authenticator apps' entries")?;
+        let ceremonies = Arc::new(PasskeyCeremonies::new(
+            &second.webauthn_rp_id,
+            &second.webauthn_origin,
+            &second.totp_issuer,
+        )?);
         let context = ServiceContext {
             db: db.clone(),
             hasher: hasher.clone(),
@@ -103,6 +117,8 @@ impl Application {
         let services = GrpcServices {
             accounts: AccountService::new(context.clone()),
             admin: AdminService::new(context.clone()),
+            totp: TotpService::new(context.clone(), Arc::clone(&secrets), second.totp_issuer.clone()),
+            passkeys: PasskeyService::new(context.clone(), Arc::clone(&ceremonies)),
             password_resets: PasswordResetService::new(context.clone()),
             email_changes: EmailChangeService::new(context.clone()),
             events: EventFeed::new(db.clone(), event_receiver, event_poll_interval(&db)),
@@ -111,6 +127,7 @@ impl Application {
                 context,
                 SessionLookups::start(&db, clock.clone()),
                 access_tokens,
+                SecondFactorChecks { secrets, ceremonies },
                 settings.tokens.clone(),
             ),
         };

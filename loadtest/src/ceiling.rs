@@ -110,6 +110,27 @@ impl TokenService for Ceiling {
         Err(not_measured())
     }
 
+    async fn complete_login(
+        &self,
+        _: Request<proto::CompleteLoginRequest>,
+    ) -> Result<Response<proto::CompleteLoginResponse>, Status> {
+        Err(not_measured())
+    }
+
+    async fn begin_passkey_login(
+        &self,
+        _: Request<proto::BeginPasskeyLoginRequest>,
+    ) -> Result<Response<proto::BeginPasskeyLoginResponse>, Status> {
+        Err(not_measured())
+    }
+
+    async fn finish_passkey_login(
+        &self,
+        _: Request<proto::FinishPasskeyLoginRequest>,
+    ) -> Result<Response<proto::FinishPasskeyLoginResponse>, Status> {
+        Err(not_measured())
+    }
+
     async fn refresh_token(
         &self,
         _: Request<proto::RefreshTokenRequest>,

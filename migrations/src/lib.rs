@@ -28,6 +28,7 @@ mod m20261202_000017_create_pending_email_changes;
 mod m20261202_000018_keep_audit_user_ids;
 mod m20261202_000019_create_events;
 mod m20261202_000020_create_service_accounts;
+mod m20261202_000021_create_second_factors;
 
 /// Applies and reverts the migrations in order (`Migrator::up(&db, None)`).
 pub struct Migrator;
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000018_keep_audit_user_ids::Migration),
             Box::new(m20261202_000019_create_events::Migration),
             Box::new(m20261202_000020_create_service_accounts::Migration),
+            Box::new(m20261202_000021_create_second_factors::Migration),
         ]
     }
 }

@@ -1,7 +1,7 @@
 //! Access tokens: EdDSA-signed JWTs, issued at login and refresh, verified on every bearer
 //! RPC and by `ValidateAccessToken`.
 //!
-//! Claims `iss aud sub(user id) sid(session id) iat exp jti groups perms`; header `alg: EdDSA`,
+//! Claims `iss aud sub(user id) sid(session id) iat exp jti amr groups perms`; header `alg: EdDSA`,
 //! `typ: JWT`, `kid` (see [`super::signing_keys`]). Verification trusts nothing the token
 //! says about how to check it: the algorithm is pinned to EdDSA whatever the header claims
 //! (so `alg: none` and HS256 keyed with our public key are refused), and the key is one of
@@ -22,6 +22,7 @@ use uuid::Uuid;
 use super::signing_keys::SigningKeys;
 use crate::clock::to_time_delta;
 use crate::configuration::JwtSettings;
+use crate::domain::AuthenticationMethods;
 
 /// Ours are about 400 bytes plus the access claims; refusing far larger input bounds the
 /// work an attacker can ask for.
@@ -62,6 +63,9 @@ pub struct VerifiedAccessToken {
     pub token_id: String,
     /// The `groups` and `perms` claims; `None` when they were left out for size.
     pub access: Option<AccessClaims>,
+    /// The `amr` claim (RFC 8176): how the session's login was proven. Tokens issued
+    /// before it existed carry none and were proven by a password.
+    pub amr: Vec<String>,
 }
 
 /// Why an access token was refused. Deliberately coarse: the caller learns nothing that
@@ -83,6 +87,8 @@ struct Claims {
     iat: i64,
     exp: i64,
     jti: String,
+    #[serde(default)]
+    amr: Vec<String>,
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     access: Option<AccessClaims>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -120,11 +126,13 @@ impl AccessTokens {
         session_id: Uuid,
         now: DateTime<Utc>,
     ) -> anyhow::Result<(String, DateTime<Utc>)> {
-        self.issue_with_access(user_id, session_id, AccessClaims::default(), now)
+        let methods = AuthenticationMethods::Password;
+        self.issue_with_access(user_id, session_id, AccessClaims::default(), methods, now)
     }
 
     /// As [`Self::issue`], the token carrying `access` unless it is larger than
-    /// [`MAX_ACCESS_CLAIMS_BYTES`] (then `perms_omitted: true` instead).
+    /// [`MAX_ACCESS_CLAIMS_BYTES`] (then `perms_omitted: true` instead), and `methods` as
+    /// its `amr`.
     ///
     /// # Errors
     /// The expiry is out of range, or signing failed (a key the signer cannot use).
@@ -133,6 +141,7 @@ impl AccessTokens {
         user_id: Uuid,
         session_id: Uuid,
         access: AccessClaims,
+        methods: AuthenticationMethods,
         now: DateTime<Utc>,
     ) -> anyhow::Result<(String, DateTime<Utc>)> {
         let size = serde_json::to_vec(&access).map_or(usize::MAX, |json| json.len());
@@ -151,6 +160,7 @@ impl AccessTokens {
             iat: issued_at,
             exp: expires_at.timestamp(),
             jti: Uuid::new_v4().to_string(),
+            amr: methods.values().iter().map(|value| (*value).to_owned()).collect(),
             access: (!perms_omitted).then_some(access),
             perms_omitted,
         };
@@ -193,6 +203,11 @@ impl AccessTokens {
             expires_at: DateTime::from_timestamp(claims.exp, 0).ok_or(AccessTokenError::Invalid)?,
             token_id: claims.jti,
             access: claims.access,
+            amr: if claims.amr.is_empty() {
+                vec!["pwd".to_owned()]
+            } else {
+                claims.amr
+            },
         };
         // As jsonwebtoken would: expired once `now` is past `exp` plus the leeway.
         if verified.expires_at + to_time_delta(self.leeway) < now {
@@ -288,7 +303,13 @@ mod tests {
             permissions: vec!["billing.refund".to_owned()],
         };
         let (token, _) = tokens
-            .issue_with_access(Uuid::new_v4(), Uuid::new_v4(), few.clone(), Utc::now())
+            .issue_with_access(
+                Uuid::new_v4(),
+                Uuid::new_v4(),
+                few.clone(),
+                AuthenticationMethods::Password,
+                Utc::now(),
+            )
             .unwrap();
         let claims = payload_of(&token);
         assert_eq!(claims["groups"], serde_json::json!(["billing"]));
@@ -301,13 +322,38 @@ mod tests {
             permissions: (0..100).map(|n| format!("area.action_number_{n:03}")).collect(),
         };
         let (token, _) = tokens
-            .issue_with_access(Uuid::new_v4(), Uuid::new_v4(), many, Utc::now())
+            .issue_with_access(
+                Uuid::new_v4(),
+                Uuid::new_v4(),
+                many,
+                AuthenticationMethods::Password,
+                Utc::now(),
+            )
             .unwrap();
         let claims = payload_of(&token);
         assert_eq!(claims["perms_omitted"], true);
         assert!(claims.get("perms").is_none() && claims.get("groups").is_none());
         assert!(token.len() < MAX_TOKEN_LEN);
         assert_eq!(tokens.verify(&token, Utc::now()).unwrap().access, None);
+    }
+
+    #[test]
+    fn the_amr_claim_says_how_the_login_was_proven() {
+        let dir = key_dir();
+        let tokens = tokens_from(dir.path(), &settings());
+        let methods = AuthenticationMethods::PasswordAndOtp;
+        let (token, _) = tokens
+            .issue_with_access(
+                Uuid::new_v4(),
+                Uuid::new_v4(),
+                AccessClaims::default(),
+                methods,
+                Utc::now(),
+            )
+            .unwrap();
+        assert_eq!(payload_of(&token)["amr"], serde_json::json!(["pwd", "otp"]));
+        assert_eq!(tokens.verify(&token, Utc::now()).unwrap().amr, ["pwd", "otp"]);
+        assert_eq!(tokens.verify(&issue(&tokens), Utc::now()).unwrap().amr, ["pwd"]);
     }
 
     #[test]

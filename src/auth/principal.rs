@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::User;
+use crate::domain::{AuthenticationMethods, User};
 
 /// The caller of a bearer RPC: a valid, unexpired access token whose session is live.
 #[derive(Clone, Debug)]
@@ -13,4 +13,6 @@ pub struct AuthenticatedPrincipal {
     pub session_id: Uuid,
     /// When the presented access token expires.
     pub expires_at: DateTime<Utc>,
+    /// How the session's login was proven (its access tokens' `amr`).
+    pub methods: AuthenticationMethods,
 }

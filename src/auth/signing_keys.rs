@@ -30,6 +30,8 @@ use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::factor_secrets::FactorSecrets;
+
 /// Where [`SigningKeys::load`] keeps the development key when no directory is configured.
 const DEV_KEYS_DIR: &str = "jwt-keys";
 
@@ -47,6 +49,7 @@ struct KeySet {
     /// Few keys live at once (one, two during a rotation): a scan beats hashing.
     verifying: Vec<(String, DecodingKey)>,
     jwks_json: String,
+    factor_secrets: Arc<FactorSecrets>,
 }
 
 impl std::fmt::Debug for SigningKeys {
@@ -86,12 +89,16 @@ impl SigningKeys {
         // Newest first, so the JWKS starts with the key that signs today; a key copied
         // under two names is listed once.
         let mut public_keys: Vec<VerifyingKey> = Vec::with_capacity(files.len());
+        let mut seeds: Vec<(String, [u8; 32])> = Vec::with_capacity(files.len());
         for path in files.iter().rev() {
-            let key = read_key_file(path)?.verifying_key();
+            let private = read_key_file(path)?;
+            let key = private.verifying_key();
             if !public_keys.contains(&key) {
                 public_keys.push(key);
+                seeds.push((thumbprint(&key), private.to_bytes()));
             }
         }
+        let factor_secrets = FactorSecrets::derive(seeds.iter().map(|(kid, seed)| (kid.as_str(), seed)))?;
         let verifying = public_keys
             .iter()
             .map(|key| (thumbprint(key), DecodingKey::from_ed_der(key.as_bytes())))
@@ -102,6 +109,7 @@ impl SigningKeys {
                 encoding_key,
                 verifying,
                 jwks_json: jwks_json(&public_keys)?,
+                factor_secrets: Arc::new(factor_secrets),
             }),
         })
     }
@@ -140,6 +148,12 @@ impl SigningKeys {
     #[must_use]
     pub fn jwks_json(&self) -> &str {
         &self.inner.jwks_json
+    }
+
+    /// The keys that seal second-factor secrets, derived from these key files.
+    #[must_use]
+    pub fn factor_secrets(&self) -> Arc<FactorSecrets> {
+        Arc::clone(&self.inner.factor_secrets)
     }
 
     pub(crate) fn encoding_key(&self) -> &EncodingKey {

@@ -10,8 +10,8 @@ use secrecy::SecretString;
 use url::Url;
 
 use super::{
-    EmailSettings, GrpcServerLimits, JwtSettings, PasswordHashingSettings, PurgeSettings, Settings,
-    TokenSettings,
+    EmailSettings, GrpcServerLimits, JwtSettings, PasswordHashingSettings, PurgeSettings,
+    SecondFactorSettings, Settings, TokenSettings,
 };
 use crate::domain::TrustedProxies;
 use crate::domain::password::PasswordPolicy;
@@ -77,6 +77,12 @@ impl Default for Settings {
             log_format: None,
             enumeration_protection: false,
             new_device_notice: true,
+            second_factors: SecondFactorSettings {
+                totp_issuer: "identity".to_owned(),
+                webauthn_rp_id: "localhost".to_owned(),
+                webauthn_origin: Url::parse("http://localhost:3000")
+                    .unwrap_or_else(|_| unreachable!("a constant, valid URL")),
+            },
             health_probe_interval: Duration::from_secs(2),
             purge: PurgeSettings {
                 interval: Duration::from_secs(3600),

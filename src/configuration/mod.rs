@@ -71,6 +71,8 @@ pub struct Settings {
     pub log_format: Option<LogFormat>,
     /// `IDENTITY_ENUMERATION_PROTECTION`: hide whether an email is registered at Signup.
     pub enumeration_protection: bool,
+    /// Authenticator apps and passkeys (`IDENTITY_TOTP_ISSUER`, `IDENTITY_WEBAUTHN_*`).
+    pub second_factors: SecondFactorSettings,
     /// `IDENTITY_NEW_DEVICE_NOTICE`: a login from an (address, user agent) pair the
     /// account has not used in 90 days emails the owner.
     pub new_device_notice: bool,
@@ -122,6 +124,17 @@ pub struct JwtSettings {
     pub access_token_ttl: Duration,
     /// `IDENTITY_JWT_LEEWAY_SECS`: clock-skew allowance when validating.
     pub leeway: Duration,
+}
+
+/// Authenticator apps and passkeys.
+#[derive(Clone, Debug)]
+pub struct SecondFactorSettings {
+    /// `IDENTITY_TOTP_ISSUER`: the label of this service's entry in authenticator apps.
+    pub totp_issuer: String,
+    /// `IDENTITY_WEBAUTHN_RP_ID`: the relying party id passkeys are bound to.
+    pub webauthn_rp_id: String,
+    /// `IDENTITY_WEBAUTHN_ORIGIN`: the origin browsers run passkey ceremonies on.
+    pub webauthn_origin: Url,
 }
 
 /// Lifetimes of the single-use and refresh tokens.

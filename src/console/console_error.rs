@@ -80,6 +80,14 @@ impl From<ServiceError> for ConsoleError {
                 StatusCode::UNAUTHORIZED,
                 "Email or password is incorrect.".to_owned(),
             ),
+            E::MfaCodeInvalid => (
+                StatusCode::UNAUTHORIZED,
+                "That code is not valid. Check your authenticator app's clock, or use a recovery code.".to_owned(),
+            ),
+            E::MfaTokenExpired => (
+                StatusCode::UNAUTHORIZED,
+                "This sign-in took too long or ran out of tries. Sign in again.".to_owned(),
+            ),
             E::EmailNotVerified => (
                 StatusCode::FORBIDDEN,
                 "This account's email is not verified.".to_owned(),

@@ -57,6 +57,7 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/users/new", get(users_page::new_form))
         .route("/users/{id}", get(user_detail::show))
         .route("/users/{id}/flags", post(user_detail::change_flag))
+        .route("/users/{id}/reset-mfa", post(user_detail::reset_mfa))
         .route(
             "/users/{id}/send-password-reset",
             post(user_detail::send_password_reset),
@@ -97,6 +98,7 @@ pub fn router(state: ConsoleState) -> Router {
         ));
     Router::new()
         .route("/sign-in", get(sign_in::form).post(sign_in::submit))
+        .route("/sign-in/second-factor", post(sign_in::submit_second_factor))
         .route("/console.css", get(stylesheet))
         .merge(signed_in)
         .layer(axum::middleware::map_response(security_headers::add))

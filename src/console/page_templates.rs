@@ -19,10 +19,11 @@ macro_rules! embedded_templates {
     };
 }
 
-const TEMPLATES: [(&str, &str); 13] = embedded_templates![
+const TEMPLATES: [(&str, &str); 14] = embedded_templates![
     "layout.html",
     "signed_in.html",
     "sign_in.html",
+    "sign_in_second_factor.html",
     "error.html",
     "users.html",
     "user_new.html",

@@ -1,7 +1,8 @@
 //! Signing in and out. Sign-in is TokenService's Login, the same call as the gRPC Login,
 //! so its rules (rate limits, unverified and disabled accounts refused, the audit trail)
 //! apply unchanged; the console then requires staff, and ends the session it just opened
-//! if the account is not.
+//! if the account is not. An operator with an authenticator app gets the second step
+//! (CompleteLogin, the same call as the RPC) before any session cookie is set.
 
 use std::net::SocketAddr;
 
@@ -16,9 +17,12 @@ use super::console_error::ConsoleError;
 use super::console_session::{SignedIn, client_info, reached_over_https};
 use super::csrf;
 use super::session_cookie::{self, ConsoleSession, SESSION_COOKIE, SIGN_IN_COOKIE};
-use super::views::{self, SignInPage};
-use crate::domain::{EmailAddress, OpaqueToken, PasswordAttempt};
-use crate::services::{LoginCommand, ServiceError};
+use super::views::{self, SecondFactorPage, SignInPage};
+use crate::domain::{
+    ClientInfo, EmailAddress, OpaqueToken, PasswordAttempt, RecoveryCode, TokenPair, TotpCode, User,
+};
+use crate::services::second_factor::SecondFactor;
+use crate::services::{LoginCommand, LoginOutcome, ServiceError};
 
 /// The device name the operator's session shows in session lists.
 const DEVICE_NAME: &str = "operators' console";
@@ -73,17 +77,84 @@ pub async fn submit(
         password,
         device_name: Some(DEVICE_NAME.to_owned()),
     };
-    let pair = match state.tokens.login(command, &client).await {
-        Ok((pair, user)) if user.is_staff => pair,
-        Ok((pair, _)) => {
-            // Not an operator: the session Login opened must not outlive this answer.
-            if let Err(error) = state.tokens.logout(pair.refresh_token, &client).await {
-                return ConsoleError::from(error).into_response();
-            }
-            return refused(secure, form.email, ServiceError::NotStaff);
+    match state.tokens.login(command, &client).await {
+        Ok(LoginOutcome::Session(pair, user)) => {
+            signed_in(&state, secure, form.email, pair, &user, &client).await
         }
-        Err(error) => return refused(secure, form.email, error),
+        Ok(LoginOutcome::SecondFactorRequired(required)) => {
+            let mfa_token = required.token.expose_secret().to_owned();
+            second_factor_page(secure, mfa_token, None, StatusCode::OK)
+        }
+        Err(error) => refused(secure, form.email, error),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SecondFactorForm {
+    #[serde(default)]
+    mfa_token: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// The second step: the same CompleteLogin as the RPC, then the staff check.
+pub async fn submit_second_factor(
+    State(state): State<ConsoleState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<SecondFactorForm>,
+) -> Response {
+    let secure = reached_over_https(&headers, Some(peer), &state.trusted_proxies);
+    let expected = session_cookie::read(&headers, SIGN_IN_COOKIE).unwrap_or_default();
+    if !csrf::matches(&expected, &form.csrf_token) {
+        return ConsoleError::csrf_refused().into_response();
+    }
+    let Ok(token) = OpaqueToken::parse(&form.mfa_token) else {
+        return refused(secure, String::new(), ServiceError::MfaTokenExpired);
     };
+    // Six digits are a TOTP code; anything else is tried as a recovery code.
+    let proof = match (TotpCode::parse(&form.code), RecoveryCode::parse(&form.code)) {
+        (Ok(code), _) => SecondFactor::Totp(code),
+        (_, Ok(code)) => SecondFactor::Recovery(code),
+        _ => {
+            let message = "Enter the six digits your app shows, or a recovery code.".to_owned();
+            return second_factor_page(
+                secure,
+                form.mfa_token,
+                Some(message),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
+        }
+    };
+    let client = client_info(&headers, Some(peer), &state.trusted_proxies);
+    match state.tokens.complete_login(token, proof, &client).await {
+        Ok((pair, user)) => signed_in(&state, secure, String::new(), pair, &user, &client).await,
+        Err(ServiceError::MfaCodeInvalid) => {
+            let error = ConsoleError::from(ServiceError::MfaCodeInvalid);
+            second_factor_page(secure, form.mfa_token, Some(error.message), error.status)
+        }
+        Err(error) => refused(secure, String::new(), error),
+    }
+}
+
+/// Requires staff of a session just opened (ending it otherwise) and sets its cookie.
+async fn signed_in(
+    state: &ConsoleState,
+    secure: bool,
+    email: String,
+    pair: TokenPair,
+    user: &User,
+    client: &ClientInfo,
+) -> Response {
+    if !user.is_staff {
+        // Not an operator: the session Login opened must not outlive this answer.
+        if let Err(error) = state.tokens.logout(pair.refresh_token, client).await {
+            return ConsoleError::from(error).into_response();
+        }
+        return refused(secure, email, ServiceError::NotStaff);
+    }
     let cookies = AppendHeaders([
         (
             header::SET_COOKIE,
@@ -115,6 +186,23 @@ pub async fn sign_out(
 fn refused(secure: bool, email: String, error: ServiceError) -> Response {
     let error = ConsoleError::from(error);
     sign_in_page(secure, email, Some(error.message), error.status)
+}
+
+fn second_factor_page(
+    secure: bool,
+    mfa_token: String,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let secret = OpaqueToken::generate();
+    let csrf_token = secret.expose_secret().to_owned();
+    let cookie = session_cookie::set_cookie(SIGN_IN_COOKIE, &csrf_token, secure);
+    let page = SecondFactorPage {
+        csrf_token,
+        mfa_token,
+        error,
+    };
+    (status, [(header::SET_COOKIE, cookie)], views::render(&page)).into_response()
 }
 
 fn sign_in_page(secure: bool, email: String, error: Option<String>, status: StatusCode) -> Response {

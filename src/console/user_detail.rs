@@ -49,7 +49,10 @@ pub async fn show(
         .list_audit_events(&signed_in.operator, events_query)
         .await?;
     let access = access_section(&state, &signed_in, &user).await?;
+    let factors = state.admin.second_factors_of(user.id).await?;
     Ok(views::render(&UserDetailPage {
+        totp: factors.totp,
+        passkeys: factors.passkeys,
         chrome: signed_in.chrome(),
         is_self: user.id == signed_in.operator.id(),
         user: UserRow::from(&user),
@@ -148,6 +151,23 @@ pub async fn send_password_reset(
     state
         .admin
         .send_password_reset(&signed_in.operator, Some(id), &signed_in.client)
+        .await?;
+    Ok(back_to(id))
+}
+
+/// Removes every second factor of the account (ResetUserMfa).
+///
+/// # Errors
+/// No such account, a privileged one for a non-superuser, or the service failed.
+pub async fn reset_mfa(
+    State(state): State<ConsoleState>,
+    Extension(signed_in): Extension<SignedIn>,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    let id = forms::path_id(&id)?;
+    state
+        .admin
+        .reset_user_mfa(&signed_in.operator, Some(id), &signed_in.client)
         .await?;
     Ok(back_to(id))
 }

@@ -47,6 +47,18 @@ impl Page for SignInPage {
     const TEMPLATE: &'static str = "console/sign_in.html";
 }
 
+/// The sign-in's second step, for an operator with an authenticator app.
+#[derive(Serialize)]
+pub struct SecondFactorPage {
+    pub csrf_token: String,
+    pub mfa_token: String,
+    pub error: Option<String>,
+}
+
+impl Page for SecondFactorPage {
+    const TEMPLATE: &'static str = "console/sign_in_second_factor.html";
+}
+
 #[derive(Serialize)]
 pub struct ErrorPage {
     pub status: u16,
@@ -108,6 +120,9 @@ pub struct UserDetailPage {
     pub events: Vec<EventRow>,
     /// The operator looking at their own account.
     pub is_self: bool,
+    /// Whether the account has an authenticator app, and how many passkeys.
+    pub totp: bool,
+    pub passkeys: u64,
 }
 
 impl Page for UserDetailPage {
@@ -405,6 +420,8 @@ mod tests {
             sessions,
             events: vec![event(Some("3f1c"))],
             is_self,
+            totp: full,
+            passkeys: u64::from(full),
         })
     }
 
@@ -415,6 +432,11 @@ mod tests {
             pages.push(html(&SignInPage {
                 csrf_token: HOSTILE.to_owned(),
                 email: HOSTILE.to_owned(),
+                error: full.then(|| HOSTILE.to_owned()),
+            }));
+            pages.push(html(&SecondFactorPage {
+                csrf_token: HOSTILE.to_owned(),
+                mfa_token: HOSTILE.to_owned(),
                 error: full.then(|| HOSTILE.to_owned()),
             }));
             pages.push(html(&UsersPage {

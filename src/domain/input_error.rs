@@ -24,4 +24,10 @@ pub enum InputError {
     GroupNameInvalid,
     #[error("must be events.watch, users.read or users.write")]
     ScopeInvalid,
+    #[error("must be a six-digit code or a recovery code as it was shown (XXXXX-XXXXX)")]
+    MfaCodeMalformed,
+    #[error("is not a WebAuthn credential as the browser returns it (JSON)")]
+    CredentialMalformed,
+    #[error("is not the id of a passkey (a UUID)")]
+    PasskeyIdInvalid,
 }

@@ -19,6 +19,15 @@ pub struct Session {
     pub current: bool,
 }
 
+/// A registered passkey as its owner sees it (never its key material).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasskeySummary {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
 /// A fresh access token and the refresh token that renews it, for one session. Both are
 /// bearer credentials: `Debug` shows neither.
 pub struct TokenPair {

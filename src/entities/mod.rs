@@ -11,14 +11,19 @@ pub mod email_verification_token;
 pub mod event;
 pub mod group;
 pub mod group_permission;
+pub mod mfa_challenge;
+pub mod passkey;
 pub mod password_reset_token;
 pub mod pending_email_change;
+pub mod recovery_code;
 pub mod refresh_token;
 pub mod service_account;
 pub mod session;
+pub mod totp_factor;
 pub mod user;
 pub mod user_group;
 pub mod user_permission;
+pub mod webauthn_challenge;
 
 #[cfg(test)]
 mod tests;

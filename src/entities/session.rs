@@ -17,6 +17,9 @@ pub struct Model {
     pub user_agent: Option<String>,
     pub ip_address: Option<String>,
     pub device_name: Option<String>,
+    /// How the login was proven, RFC 8176 values space-separated (`pwd`, `pwd otp`,
+    /// `hwk`); null for sessions older than second factors (a password).
+    pub amr: Option<String>,
     #[sea_orm(belongs_to, from = "user_id", to = "id", on_delete = "Cascade")]
     pub user: BelongsTo<super::user::Entity>,
     #[sea_orm(has_many)]

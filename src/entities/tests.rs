@@ -113,6 +113,7 @@ async fn exercise(db: &DatabaseConnection) {
         user_agent: Some("grpc-rust/0.14".to_owned()),
         ip_address: Some("127.0.0.1".to_owned()),
         device_name: None,
+        amr: Some("pwd otp".to_owned()),
     };
     round_trip(db, session.clone()).await;
     let refresh = refresh_token::Model {

@@ -3,17 +3,27 @@
 use tonic::{Request, Response, Status};
 
 use super::bearer_authentication::BearerAuthenticator;
-use super::{request_context, request_decoding, response_encoding};
+use super::{request_context, request_decoding, response_encoding, second_factor_decoding};
 use crate::proto;
 use crate::proto::account_service_server::AccountService as AccountRpc;
-use crate::services::{AccountService, EmailChangeService, PasswordResetService};
+use crate::services::{
+    AccountService, EmailChangeService, PasskeyService, PasswordResetService, TotpService,
+};
 
 /// Serves AccountService over the account use cases.
 pub struct AccountHandler {
     accounts: AccountService,
     password_resets: PasswordResetService,
     email_changes: EmailChangeService,
+    totp: TotpService,
+    passkeys: PasskeyService,
     bearer: BearerAuthenticator,
+}
+
+/// The account use cases AccountHandler serves beyond the core ones.
+pub struct SecondFactorServices {
+    pub totp: TotpService,
+    pub passkeys: PasskeyService,
 }
 
 impl AccountHandler {
@@ -21,12 +31,15 @@ impl AccountHandler {
         accounts: AccountService,
         password_resets: PasswordResetService,
         email_changes: EmailChangeService,
+        second_factors: SecondFactorServices,
         bearer: BearerAuthenticator,
     ) -> Self {
         Self {
             accounts,
             password_resets,
             email_changes,
+            totp: second_factors.totp,
+            passkeys: second_factors.passkeys,
             bearer,
         }
     }
@@ -168,5 +181,135 @@ impl AccountRpc for AccountHandler {
         Ok(Response::new(proto::GetAccountResponse {
             user: Some(response_encoding::user(&user)),
         }))
+    }
+
+    #[tracing::instrument(
+        name = "identity.v1.AccountService/BeginTotpEnrollment",
+        skip_all,
+        fields(user_id)
+    )]
+    async fn begin_totp_enrollment(
+        &self,
+        request: Request<proto::BeginTotpEnrollmentRequest>,
+    ) -> Result<Response<proto::BeginTotpEnrollmentResponse>, Status> {
+        let principal = self.bearer.authenticate(&request).await?;
+        let enrollment = self.totp.begin(&principal).await?;
+        Ok(Response::new(proto::BeginTotpEnrollmentResponse {
+            secret: enrollment.secret,
+            otpauth_uri: enrollment.otpauth_uri,
+        }))
+    }
+
+    #[tracing::instrument(
+        name = "identity.v1.AccountService/ConfirmTotpEnrollment",
+        skip_all,
+        fields(user_id)
+    )]
+    async fn confirm_totp_enrollment(
+        &self,
+        request: Request<proto::ConfirmTotpEnrollmentRequest>,
+    ) -> Result<Response<proto::ConfirmTotpEnrollmentResponse>, Status> {
+        let principal = self.bearer.authenticate(&request).await?;
+        let client = request_context::client_info(&request);
+        let code = second_factor_decoding::totp_code(&request.get_ref().code)?;
+        let recovery_codes = self.totp.confirm(&principal, &code, &client).await?;
+        Ok(Response::new(proto::ConfirmTotpEnrollmentResponse {
+            recovery_codes,
+        }))
+    }
+
+    #[tracing::instrument(name = "identity.v1.AccountService/DisableTotp", skip_all, fields(user_id))]
+    async fn disable_totp(
+        &self,
+        request: Request<proto::DisableTotpRequest>,
+    ) -> Result<Response<proto::DisableTotpResponse>, Status> {
+        let principal = self.bearer.authenticate(&request).await?;
+        let client = request_context::client_info(&request);
+        let password = second_factor_decoding::password(&request.get_ref().password)?;
+        self.totp.disable(&principal, &password, &client).await?;
+        Ok(Response::new(proto::DisableTotpResponse {}))
+    }
+
+    #[tracing::instrument(
+        name = "identity.v1.AccountService/RegenerateRecoveryCodes",
+        skip_all,
+        fields(user_id)
+    )]
+    async fn regenerate_recovery_codes(
+        &self,
+        request: Request<proto::RegenerateRecoveryCodesRequest>,
+    ) -> Result<Response<proto::RegenerateRecoveryCodesResponse>, Status> {
+        let principal = self.bearer.authenticate(&request).await?;
+        let client = request_context::client_info(&request);
+        let password = second_factor_decoding::password(&request.get_ref().password)?;
+        let recovery_codes = self
+            .totp
+            .regenerate_recovery_codes(&principal, &password, &client)
+            .await?;
+        Ok(Response::new(proto::RegenerateRecoveryCodesResponse {
+            recovery_codes,
+        }))
+    }
+
+    #[tracing::instrument(
+        name = "identity.v1.AccountService/BeginPasskeyRegistration",
+        skip_all,
+        fields(user_id)
+    )]
+    async fn begin_passkey_registration(
+        &self,
+        request: Request<proto::BeginPasskeyRegistrationRequest>,
+    ) -> Result<Response<proto::BeginPasskeyRegistrationResponse>, Status> {
+        let principal = self.bearer.authenticate(&request).await?;
+        let options_json = self.passkeys.begin_registration(&principal).await?;
+        Ok(Response::new(proto::BeginPasskeyRegistrationResponse {
+            options_json,
+        }))
+    }
+
+    #[tracing::instrument(
+        name = "identity.v1.AccountService/FinishPasskeyRegistration",
+        skip_all,
+        fields(user_id)
+    )]
+    async fn finish_passkey_registration(
+        &self,
+        request: Request<proto::FinishPasskeyRegistrationRequest>,
+    ) -> Result<Response<proto::FinishPasskeyRegistrationResponse>, Status> {
+        let principal = self.bearer.authenticate(&request).await?;
+        let client = request_context::client_info(&request);
+        let credential = second_factor_decoding::credential_json(&request.get_ref().credential_json)?;
+        let name = second_factor_decoding::passkey_name(&request.get_ref().name);
+        let passkey = self
+            .passkeys
+            .finish_registration(&principal, credential, &name, &client)
+            .await?;
+        Ok(Response::new(proto::FinishPasskeyRegistrationResponse {
+            passkey: Some(response_encoding::passkey(&passkey)),
+        }))
+    }
+
+    #[tracing::instrument(name = "identity.v1.AccountService/ListPasskeys", skip_all, fields(user_id))]
+    async fn list_passkeys(
+        &self,
+        request: Request<proto::ListPasskeysRequest>,
+    ) -> Result<Response<proto::ListPasskeysResponse>, Status> {
+        let principal = self.bearer.authenticate(&request).await?;
+        let passkeys = self.passkeys.list(&principal).await?;
+        Ok(Response::new(proto::ListPasskeysResponse {
+            passkeys: passkeys.iter().map(response_encoding::passkey).collect(),
+        }))
+    }
+
+    #[tracing::instrument(name = "identity.v1.AccountService/DeletePasskey", skip_all, fields(user_id))]
+    async fn delete_passkey(
+        &self,
+        request: Request<proto::DeletePasskeyRequest>,
+    ) -> Result<Response<proto::DeletePasskeyResponse>, Status> {
+        let principal = self.bearer.authenticate(&request).await?;
+        let client = request_context::client_info(&request);
+        let id = second_factor_decoding::passkey_id(&request.get_ref().id)?;
+        self.passkeys.delete(&principal, id, &client).await?;
+        Ok(Response::new(proto::DeletePasskeyResponse {}))
     }
 }

@@ -305,4 +305,18 @@ impl AdminRpc for AdminHandler {
             user: Some(user),
         }))
     }
+
+    #[tracing::instrument(name = "identity.v1.AdminService/ResetUserMfa", skip_all, fields(user_id))]
+    async fn reset_user_mfa(
+        &self,
+        request: Request<proto::ResetUserMfaRequest>,
+    ) -> Result<Response<proto::ResetUserMfaResponse>, Status> {
+        let operator = self.operator(&request, OperatorNeed::Person).await?;
+        let client = request_context::client_info(&request);
+        let user_id = admin_request_decoding::account_id("user_id", &request.get_ref().user_id)?;
+        let user = self.admin.reset_user_mfa(&operator, user_id, &client).await?;
+        Ok(Response::new(proto::ResetUserMfaResponse {
+            user: Some(response_encoding::user(&user)),
+        }))
+    }
 }

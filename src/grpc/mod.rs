@@ -16,6 +16,7 @@ pub mod request_decoding;
 pub mod request_span;
 pub mod response_encoding;
 pub mod rpc_metrics;
+pub mod second_factor_decoding;
 pub mod server_limits;
 pub mod status_mapping;
 pub mod token_handler;
@@ -35,7 +36,10 @@ use crate::proto::event_service_server::EventServiceServer;
 use crate::proto::token_service_server::TokenServiceServer;
 use crate::services::event_feed::EventFeed;
 use crate::services::service_account_service::ServiceAccountService;
-use crate::services::{AccountService, AdminService, EmailChangeService, PasswordResetService, TokenService};
+use crate::services::{
+    AccountService, AdminService, EmailChangeService, PasskeyService, PasswordResetService, TokenService,
+    TotpService,
+};
 
 /// The use cases the handlers serve.
 pub struct GrpcServices {
@@ -46,6 +50,8 @@ pub struct GrpcServices {
     pub events: EventFeed,
     pub service_accounts: ServiceAccountService,
     pub tokens: TokenService,
+    pub totp: TotpService,
+    pub passkeys: PasskeyService,
 }
 
 /// Serves every service on `listener`, within `limits`, until `shutdown` resolves, then
@@ -71,6 +77,10 @@ pub async fn serve(
         services.accounts,
         services.password_resets,
         services.email_changes,
+        account_handler::SecondFactorServices {
+            totp: services.totp,
+            passkeys: services.passkeys,
+        },
         bearer.clone(),
     );
     let admin = admin_handler::AdminHandler::new(services.admin, bearer.clone());

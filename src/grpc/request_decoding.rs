@@ -115,16 +115,20 @@ pub fn login(request: proto::LoginRequest) -> Result<LoginCommand, FieldViolatio
     let mut violations = FieldViolations::default();
     let email = violations.check("email", EmailAddress::parse(&request.email));
     let password = violations.check("password", PasswordAttempt::parse(&request.password));
-    let device_name = request
-        .device_name
-        .map(|name| name.trim().chars().take(MAX_DEVICE_NAME).collect::<String>())
-        .filter(|name| !name.is_empty());
+    let device_name = device_name(request.device_name.as_deref());
     let command = email.zip(password).map(|(email, password)| LoginCommand {
         email,
         password,
         device_name,
     });
     violations.finish(command)
+}
+
+/// A session's device name: trimmed, cut to its longest, none when empty.
+#[must_use]
+pub fn device_name(raw: Option<&str>) -> Option<String> {
+    raw.map(|name| name.trim().chars().take(MAX_DEVICE_NAME).collect::<String>())
+        .filter(|name| !name.is_empty())
 }
 
 /// A token this service minted (refresh, verification, reset, email change) in the

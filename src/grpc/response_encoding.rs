@@ -4,8 +4,9 @@ use crate::services::event_feed::AccountEvent;
 use chrono::{DateTime, Utc};
 
 use crate::auth::AuthenticatedPrincipal;
-use crate::domain::{Group, GroupName, Permission, Session, TokenPair, User};
+use crate::domain::{Group, GroupName, PasskeySummary, Permission, Session, TokenPair, User};
 use crate::proto;
+use crate::services::LoginOutcome;
 use crate::services::admin_service::{AuditEvent, Page, PageCursor};
 
 /// A `google.protobuf.Timestamp` for a UTC time.
@@ -53,6 +54,39 @@ fn permission_names(permissions: &[Permission]) -> Vec<String> {
 }
 
 /// The wire form of a token pair.
+pub fn passkey(passkey: &PasskeySummary) -> proto::Passkey {
+    proto::Passkey {
+        id: passkey.id.to_string(),
+        name: passkey.name.clone(),
+        created_at: Some(timestamp(passkey.created_at)),
+        last_used_at: passkey.last_used_at.map(timestamp),
+    }
+}
+
+/// Login's answer: a session, or the second step it still needs.
+pub fn login(outcome: &LoginOutcome) -> proto::LoginResponse {
+    match outcome {
+        LoginOutcome::Session(pair, user) => proto::LoginResponse {
+            tokens: Some(token_pair(pair)),
+            user: Some(self::user(user)),
+            mfa_required: None,
+        },
+        LoginOutcome::SecondFactorRequired(required) => proto::LoginResponse {
+            tokens: None,
+            user: None,
+            mfa_required: Some(proto::MfaRequired {
+                mfa_token: required.token.expose_secret().to_owned(),
+                methods: required
+                    .methods
+                    .iter()
+                    .map(|method| (*method).to_owned())
+                    .collect(),
+                expires_at: Some(timestamp(required.expires_at)),
+            }),
+        },
+    }
+}
+
 pub fn token_pair(pair: &TokenPair) -> proto::TokenPair {
     proto::TokenPair {
         access_token: pair.access_token.clone(),
@@ -89,6 +123,12 @@ pub fn validated_access_token(principal: &AuthenticatedPrincipal) -> proto::Vali
         expires_at: Some(timestamp(principal.expires_at)),
         groups: group_names(&principal.user.groups),
         permissions: permission_names(&principal.user.permissions),
+        amr: principal
+            .methods
+            .values()
+            .iter()
+            .map(|value| (*value).to_owned())
+            .collect(),
     }
 }
 

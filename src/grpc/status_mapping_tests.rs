@@ -52,6 +52,22 @@ fn every_service_error_maps_to_its_design_row() {
             Code::Unauthenticated,
             "INVALID_CREDENTIALS",
         ),
+        (E::MfaCodeInvalid, Code::Unauthenticated, "MFA_CODE_INVALID"),
+        (E::MfaTokenExpired, Code::Unauthenticated, "MFA_TOKEN_EXPIRED"),
+        (
+            E::TotpAlreadyEnabled,
+            Code::FailedPrecondition,
+            "TOTP_ALREADY_ENABLED",
+        ),
+        (E::TotpNotEnabled, Code::FailedPrecondition, "TOTP_NOT_ENABLED"),
+        (E::PasskeyInvalid, Code::Unauthenticated, "PASSKEY_INVALID"),
+        (
+            E::PasskeyChallengeExpired,
+            Code::Unauthenticated,
+            "PASSKEY_CHALLENGE_EXPIRED",
+        ),
+        (E::PasskeyNotFound, Code::NotFound, "PASSKEY_NOT_FOUND"),
+        (E::PasskeyExists, Code::AlreadyExists, "PASSKEY_EXISTS"),
         (E::AccessTokenInvalid, Code::Unauthenticated, "TOKEN_INVALID"),
         (E::AccessTokenExpired, Code::Unauthenticated, "TOKEN_EXPIRED"),
         (E::SessionRevoked, Code::Unauthenticated, "SESSION_REVOKED"),
@@ -205,6 +221,9 @@ fn input_errors_map_to_their_reasons() {
         (InputError::PermissionInvalid, "PERMISSION_INVALID"),
         (InputError::GroupNameInvalid, "GROUP_NAME_INVALID"),
         (InputError::ScopeInvalid, "SCOPE_INVALID"),
+        (InputError::MfaCodeMalformed, "MFA_CODE_MALFORMED"),
+        (InputError::CredentialMalformed, "CREDENTIAL_MALFORMED"),
+        (InputError::PasskeyIdInvalid, "PASSKEY_ID_INVALID"),
     ];
     for (error, reason) in rows {
         assert_eq!(input_reason(&error).as_str(), reason);

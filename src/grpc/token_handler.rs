@@ -3,7 +3,7 @@
 use tonic::{Request, Response, Status};
 
 use super::bearer_authentication::BearerAuthenticator;
-use super::{request_context, request_decoding, response_encoding};
+use super::{request_context, request_decoding, response_encoding, second_factor_decoding};
 use crate::proto;
 use crate::proto::token_service_server::TokenService as TokenRpc;
 use crate::services::TokenService;
@@ -29,8 +29,19 @@ impl TokenRpc for TokenHandler {
     ) -> Result<Response<proto::LoginResponse>, Status> {
         let client = request_context::client_info(&request);
         let command = request_decoding::login(request.into_inner())?;
-        let (pair, user) = self.tokens.login(command, &client).await?;
-        Ok(Response::new(proto::LoginResponse {
+        let outcome = self.tokens.login(command, &client).await?;
+        Ok(Response::new(response_encoding::login(&outcome)))
+    }
+
+    #[tracing::instrument(name = "identity.v1.TokenService/CompleteLogin", skip_all, fields(user_id))]
+    async fn complete_login(
+        &self,
+        request: Request<proto::CompleteLoginRequest>,
+    ) -> Result<Response<proto::CompleteLoginResponse>, Status> {
+        let client = request_context::client_info(&request);
+        let (token, proof) = second_factor_decoding::complete_login(request.get_ref())?;
+        let (pair, user) = self.tokens.complete_login(token, proof, &client).await?;
+        Ok(Response::new(proto::CompleteLoginResponse {
             tokens: Some(response_encoding::token_pair(&pair)),
             user: Some(response_encoding::user(&user)),
         }))
@@ -129,6 +140,47 @@ impl TokenRpc for TokenHandler {
     ) -> Result<Response<proto::GetJwksResponse>, Status> {
         Ok(Response::new(proto::GetJwksResponse {
             jwks_json: self.tokens.jwks_json().to_owned(),
+        }))
+    }
+
+    #[tracing::instrument(name = "identity.v1.TokenService/BeginPasskeyLogin", skip_all)]
+    async fn begin_passkey_login(
+        &self,
+        request: Request<proto::BeginPasskeyLoginRequest>,
+    ) -> Result<Response<proto::BeginPasskeyLoginResponse>, Status> {
+        let client = request_context::client_info(&request);
+        let email = match request.get_ref().email.as_deref().map(str::trim) {
+            Some(raw) if !raw.is_empty() => Some(request_decoding::email(raw)?),
+            _ => None,
+        };
+        let start = self.tokens.begin_passkey_login(email, &client).await?;
+        Ok(Response::new(proto::BeginPasskeyLoginResponse {
+            challenge_id: start.challenge_id.to_string(),
+            options_json: start.options_json,
+        }))
+    }
+
+    #[tracing::instrument(
+        name = "identity.v1.TokenService/FinishPasskeyLogin",
+        skip_all,
+        fields(user_id)
+    )]
+    async fn finish_passkey_login(
+        &self,
+        request: Request<proto::FinishPasskeyLoginRequest>,
+    ) -> Result<Response<proto::FinishPasskeyLoginResponse>, Status> {
+        let client = request_context::client_info(&request);
+        let body = request.get_ref();
+        let challenge_id = second_factor_decoding::challenge_id(&body.challenge_id)?;
+        let credential = second_factor_decoding::credential_json(&body.credential_json)?;
+        let device_name = request_decoding::device_name(body.device_name.as_deref());
+        let (pair, user) = self
+            .tokens
+            .finish_passkey_login(challenge_id, credential, device_name.as_deref(), &client)
+            .await?;
+        Ok(Response::new(proto::FinishPasskeyLoginResponse {
+            tokens: Some(response_encoding::token_pair(&pair)),
+            user: Some(response_encoding::user(&user)),
         }))
     }
 }

@@ -9,19 +9,31 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::domain::ClientInfo;
+use crate::domain::{AuthenticationMethods, ClientInfo};
 use crate::entities::{session, user};
+
+/// Who opens a new session, from where, and how the login was proven.
+#[derive(Clone, Copy, Debug)]
+pub struct NewSessionDetails<'a> {
+    pub client: &'a ClientInfo,
+    pub device_name: Option<&'a str>,
+    pub methods: AuthenticationMethods,
+}
 
 /// Opens a session for `user_id`.
 #[tracing::instrument(skip_all, fields(user_id = %user_id))]
 pub async fn insert(
     db: &impl ConnectionTrait,
     user_id: Uuid,
-    client: &ClientInfo,
-    device_name: Option<&str>,
+    details: NewSessionDetails<'_>,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<session::Model, DbErr> {
+    let NewSessionDetails {
+        client,
+        device_name,
+        methods,
+    } = details;
     session::ActiveModel {
         id: Set(Uuid::new_v4()),
         user_id: Set(user_id),
@@ -33,6 +45,7 @@ pub async fn insert(
         user_agent: Set(client.user_agent.clone()),
         ip_address: Set(client.ip_address.clone()),
         device_name: Set(device_name.map(str::to_owned)),
+        amr: Set(Some(methods.as_column().to_owned())),
     }
     .insert(db)
     .await

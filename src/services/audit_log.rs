@@ -62,6 +62,22 @@ pub enum AuditKind {
     ServiceTokenRevoked,
     /// `identity import-django` created or changed the account from Django's row.
     DjangoImported,
+    /// ConfirmTotpEnrollment turned the authenticator app on.
+    TotpEnabled,
+    /// DisableTotp turned it off.
+    TotpDisabled,
+    /// RegenerateRecoveryCodes replaced the recovery codes.
+    RecoveryCodesRegenerated,
+    /// DisableTotp or RegenerateRecoveryCodes with a wrong password.
+    SecondFactorChangeFailed,
+    /// A login's second step was answered with a wrong code.
+    SecondFactorFailed,
+    /// A passkey was registered.
+    PasskeyAdded,
+    /// A passkey was removed by its owner.
+    PasskeyRemoved,
+    /// An operator removed every second factor of the account (ResetUserMfa).
+    AdminMfaReset,
 }
 
 impl AuditKind {
@@ -105,6 +121,14 @@ impl AuditKind {
             Self::ServiceTokenCreated => "service_token_created",
             Self::ServiceTokenRevoked => "service_token_revoked",
             Self::DjangoImported => "django_imported",
+            Self::TotpEnabled => "totp_enabled",
+            Self::TotpDisabled => "totp_disabled",
+            Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            Self::SecondFactorChangeFailed => "second_factor_change_failed",
+            Self::SecondFactorFailed => "second_factor_failed",
+            Self::PasskeyAdded => "passkey_added",
+            Self::PasskeyRemoved => "passkey_removed",
+            Self::AdminMfaReset => "admin_mfa_reset",
         }
     }
 }

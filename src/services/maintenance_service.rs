@@ -16,8 +16,8 @@ use crate::clock::Clock;
 use crate::configuration::PurgeSettings;
 use crate::repositories::{
     audit_event_repository, email_change_token_repository, email_outbox_repository,
-    email_verification_token_repository, event_repository, password_reset_token_repository,
-    refresh_token_repository, session_repository, user_repository,
+    email_verification_token_repository, event_repository, mfa_challenge_repository, passkey_repository,
+    password_reset_token_repository, refresh_token_repository, session_repository, user_repository,
 };
 
 /// How many rows one purge deleted, per table.
@@ -29,6 +29,10 @@ pub struct PurgeReport {
     pub reset_tokens: u64,
     /// Used or expired `email_change_tokens`.
     pub email_change_tokens: u64,
+    /// Spent or expired `mfa_challenges` (logins waiting for their second factor).
+    pub mfa_challenges: u64,
+    /// Finished or expired `webauthn_challenges` (passkey ceremonies).
+    pub passkey_ceremonies: u64,
     /// Expired `refresh_tokens` (not counting those that went with a purged session).
     pub refresh_tokens: u64,
     /// `sessions` ended longer ago than the session retention.
@@ -45,11 +49,13 @@ pub struct PurgeReport {
 
 impl PurgeReport {
     /// Each count with its table's name, in the order the purge runs.
-    pub fn by_table(&self) -> [(&'static str, u64); 9] {
+    pub fn by_table(&self) -> [(&'static str, u64); 11] {
         [
             ("email_verification_tokens", self.verification_tokens),
             ("password_reset_tokens", self.reset_tokens),
             ("email_change_tokens", self.email_change_tokens),
+            ("mfa_challenges", self.mfa_challenges),
+            ("webauthn_challenges", self.passkey_ceremonies),
             ("refresh_tokens", self.refresh_tokens),
             ("sessions", self.sessions),
             ("email_outbox", self.sent_emails),
@@ -115,6 +121,9 @@ impl MaintenanceService {
             reset_tokens: in_batches(limit, || password_reset_token_repository::purge(db, now, limit))
                 .await?,
             email_change_tokens: in_batches(limit, || email_change_token_repository::purge(db, now, limit))
+                .await?,
+            mfa_challenges: in_batches(limit, || mfa_challenge_repository::purge(db, now, limit)).await?,
+            passkey_ceremonies: in_batches(limit, || passkey_repository::purge_ceremonies(db, now, limit))
                 .await?,
             refresh_tokens: in_batches(limit, || refresh_token_repository::purge_expired(db, now, limit))
                 .await?,
@@ -190,6 +199,8 @@ mod tests {
             verification_tokens: 1,
             reset_tokens: 2,
             email_change_tokens: 8,
+            mfa_challenges: 10,
+            passkey_ceremonies: 11,
             refresh_tokens: 3,
             sessions: 4,
             sent_emails: 5,
@@ -197,7 +208,7 @@ mod tests {
             events: 9,
             unverified_accounts: 7,
         };
-        assert_eq!(report.total(), 45);
-        assert_eq!(report.by_table()[5], ("email_outbox", 5));
+        assert_eq!(report.total(), 66);
+        assert_eq!(report.by_table()[7], ("email_outbox", 5));
     }
 }

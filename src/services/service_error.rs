@@ -41,6 +41,22 @@ pub enum ServiceError {
     AlreadyVerified,
     #[error("email or password is incorrect")]
     InvalidCredentials,
+    #[error("the second-factor code is not valid")]
+    MfaCodeInvalid,
+    #[error("the mfa_token has expired, was used, or ran out of tries")]
+    MfaTokenExpired,
+    #[error("an authenticator app is already enrolled")]
+    TotpAlreadyEnabled,
+    #[error("no authenticator app is enrolled, or its enrollment was not begun")]
+    TotpNotEnabled,
+    #[error("the passkey did not prove this login or registration")]
+    PasskeyInvalid,
+    #[error("the passkey ceremony has expired or was already finished")]
+    PasskeyChallengeExpired,
+    #[error("passkey not found")]
+    PasskeyNotFound,
+    #[error("this passkey is already registered")]
+    PasskeyExists,
     #[error("email not verified")]
     EmailNotVerified,
     #[error("account disabled")]

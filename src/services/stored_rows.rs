@@ -3,8 +3,8 @@
 
 use uuid::Uuid;
 
-use crate::domain::{EmailAddress, Session, User};
-use crate::entities::{session, user};
+use crate::domain::{EmailAddress, PasskeySummary, Session, User};
+use crate::entities::{passkey, session, user};
 
 /// The domain view of a `users` row. Its email was parsed before it was written, so it
 /// is taken as stored rather than parsed again on every bearer check.
@@ -25,6 +25,15 @@ pub fn to_user(row: user::Model) -> User {
 
 /// The domain view of a `sessions` row; `current` when it is the caller's own (an
 /// operator looking at someone else's sessions has none).
+pub fn to_passkey(row: passkey::Model) -> PasskeySummary {
+    PasskeySummary {
+        id: row.id,
+        name: row.name,
+        created_at: row.created_at,
+        last_used_at: row.last_used_at,
+    }
+}
+
 pub fn to_session(row: session::Model, callers: Option<Uuid>) -> Session {
     Session {
         current: callers == Some(row.id),

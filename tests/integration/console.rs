@@ -8,6 +8,7 @@ mod console_client;
 mod invites;
 mod listing;
 mod protections;
+mod second_factor_sign_in;
 mod service_accounts;
 mod sessions;
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use identity::configuration::PurgeSettings;
 use identity::entities::{
-    audit_event, email_change_token, email_outbox, email_verification_token, password_reset_token,
-    refresh_token, session, user,
+    audit_event, email_change_token, email_outbox, email_verification_token, mfa_challenge,
+    password_reset_token, refresh_token, session, user, webauthn_challenge,
 };
 use identity::services::{MaintenanceService, PurgeReport};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait};
@@ -86,6 +86,8 @@ async fn remaining(db: &DatabaseConnection) -> Tables {
         ("email_verification_tokens", ids!(email_verification_token)),
         ("password_reset_tokens", ids!(password_reset_token)),
         ("email_change_tokens", ids!(email_change_token)),
+        ("mfa_challenges", ids!(mfa_challenge)),
+        ("webauthn_challenges", ids!(webauthn_challenge)),
         ("refresh_tokens", ids!(refresh_token)),
         ("sessions", ids!(session)),
         ("email_outbox", ids!(email_outbox)),
@@ -161,6 +163,48 @@ async fn seed(db: &DatabaseConnection, label: &str, kept: &mut Tables) -> PurgeR
     single_use_tokens!(password_reset_token, "password_reset_tokens");
     single_use_tokens!(email_change_token, "email_change_tokens");
 
+    // Logins waiting for a second factor, and passkey ceremonies: spent or expired go.
+    for (expires_at, consumed) in [
+        (now - hours(1), false),
+        (now + hours(1), true),
+        (now + hours(1), false),
+    ] {
+        let id = Uuid::new_v4();
+        mfa_challenge::ActiveModel {
+            id: Set(id),
+            user_id: Set(user_id),
+            token_hash: Set(Uuid::new_v4().simple().to_string()),
+            created_at: Set(now - hours(2)),
+            expires_at: Set(expires_at),
+            failed_attempts: Set(0),
+            consumed_at: Set(consumed.then_some(now)),
+            device_name: Set(None),
+            ip_address: Set(None),
+            user_agent: Set(None),
+            rehashed_password: Set(None),
+        }
+        .insert(db)
+        .await
+        .expect("insert an mfa challenge");
+        let ceremony = Uuid::new_v4();
+        webauthn_challenge::ActiveModel {
+            id: Set(ceremony),
+            user_id: Set(None),
+            purpose: Set("discoverable".to_owned()),
+            state: Set("{}".to_owned()),
+            created_at: Set(now - hours(2)),
+            expires_at: Set(expires_at),
+            consumed_at: Set(consumed.then_some(now)),
+        }
+        .insert(db)
+        .await
+        .expect("insert a passkey ceremony");
+        if expires_at > now && !consumed {
+            keep("mfa_challenges", id);
+            keep("webauthn_challenges", ceremony);
+        }
+    }
+
     // Sessions, with a retention of one day after they ended.
     let live = insert_session(db, user_id, now + hours(24), None).await;
     let recently_revoked = insert_session(db, user_id, now + hours(24), Some(now - hours(1))).await;
@@ -228,6 +272,8 @@ async fn seed(db: &DatabaseConnection, label: &str, kept: &mut Tables) -> PurgeR
         verification_tokens: 2,
         reset_tokens: 2,
         email_change_tokens: 2,
+        mfa_challenges: 2,
+        passkey_ceremonies: 2,
         refresh_tokens: 3,
         sessions: 3,
         sent_emails: 3,
@@ -383,6 +429,7 @@ async fn insert_session(
         user_agent: Set(None),
         ip_address: Set(None),
         device_name: Set(None),
+        amr: Set(None),
     }
     .insert(db)
     .await

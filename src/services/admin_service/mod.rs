@@ -24,7 +24,7 @@ pub use listing::AuditEvent;
 pub use paging::{DEFAULT_PAGE_SIZE, Listing, MAX_PAGE_SIZE, Page, PageCursor, PageRequest};
 pub use rules::Operator;
 pub use user_access::AccessChange;
-pub use user_creation::CreateUserCommand;
+pub use user_creation::{CreateUserCommand, SecondFactorSummary};
 
 /// Account administration for staff.
 #[derive(Clone)]

@@ -218,6 +218,7 @@ mod tests {
             user,
             session_id: Uuid::new_v4(),
             expires_at: Utc::now(),
+            methods: crate::domain::AuthenticationMethods::Password,
         }
     }
 

@@ -11,7 +11,7 @@ use super::rules::{self, Operator};
 use crate::domain::{ClientInfo, EmailAddress, NewPassword, User};
 use crate::email::outbox::{self, OutboxEmail};
 use crate::repositories::db_error::UniqueViolationExt;
-use crate::repositories::{transaction, user_repository};
+use crate::repositories::{passkey_repository, totp_factor_repository, transaction, user_repository};
 use crate::services::ServiceError;
 use crate::services::audit_log::{self, AuditKind};
 use crate::services::event_log::{self, EventKind};
@@ -136,5 +136,66 @@ impl AdminService {
         txn.commit().await?;
         self.ctx.outbox.wake();
         Ok(())
+    }
+}
+
+/// Which second factors an account has, as an operator sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SecondFactorSummary {
+    pub totp: bool,
+    pub passkeys: u64,
+}
+
+impl AdminService {
+    /// Whether the account has an authenticator app, and how many passkeys.
+    ///
+    /// # Errors
+    /// `DatabaseUnavailable`, `Unexpected`.
+    pub async fn second_factors_of(&self, user_id: Uuid) -> Result<SecondFactorSummary, ServiceError> {
+        let totp = totp_factor_repository::find(&self.ctx.db, user_id)
+            .await?
+            .is_some_and(|factor| factor.confirmed_at.is_some());
+        let passkeys = passkey_repository::count_for_user(&self.ctx.db, user_id).await?;
+        Ok(SecondFactorSummary { totp, passkeys })
+    }
+
+    /// Removes every second factor of the account (authenticator app, recovery codes,
+    /// passkeys) for an owner who lost them, records which operator did it, and emails
+    /// the owner. Its sessions stay: the reset itself proves nothing about them.
+    ///
+    /// # Errors
+    /// `UserNotFound`, `NotSuperuser` (a privileged account other than one's own),
+    /// `DatabaseUnavailable`, `Unexpected`.
+    #[tracing::instrument(skip_all, fields(operator_id = %operator.id(), target_id))]
+    pub async fn reset_user_mfa(
+        &self,
+        operator: &Operator,
+        user_id: Option<Uuid>,
+        client: &ClientInfo,
+    ) -> Result<User, ServiceError> {
+        let id = user_id.ok_or(ServiceError::UserNotFound)?;
+        tracing::Span::current().record("target_id", tracing::field::display(id));
+        let now = self.ctx.clock.now();
+        let txn = transaction::begin_write(&self.ctx.db).await?;
+        let user = user_repository::find_by_id(&txn, id)
+            .await?
+            .map(to_user)
+            .ok_or(ServiceError::UserNotFound)?;
+        rules::check_may_manage(operator, &user)?;
+        let had_totp = totp_factor_repository::delete(&txn, id).await?;
+        let passkeys = passkey_repository::delete_all_for_user(&txn, id).await?;
+        let metadata = json!({ "operator_id": operator.id(), "totp": had_totp, "passkeys": passkeys });
+        audit_log::record(
+            &txn,
+            AuditKind::AdminMfaReset.about(id, client).with(metadata),
+            now,
+        )
+        .await?;
+        let what = "An operator removed your account's second factors (authenticator app, recovery \
+                    codes and passkeys); set them up again when you next sign in";
+        outbox::enqueue(&txn, OutboxEmail::notice(id, &user.email, what, None, now), now).await?;
+        txn.commit().await?;
+        self.ctx.outbox.wake();
+        Ok(user)
     }
 }

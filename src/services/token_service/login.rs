@@ -4,11 +4,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 
 use super::TokenService;
+use super::second_step::LoginOutcome;
 use crate::auth::PasswordCheck;
 use crate::clock::to_time_delta;
-use crate::domain::{ClientInfo, EmailAddress, PasswordAttempt, TokenPair, User};
+use crate::domain::{AuthenticationMethods, ClientInfo, EmailAddress, PasswordAttempt, TokenPair};
 use crate::email::outbox::{self, OutboxEmail};
 use crate::entities::user;
+use crate::repositories::session_repository::NewSessionDetails;
 use crate::repositories::{session_repository, transaction, user_repository};
 use crate::services::audit_log::{self, AuditKind};
 use crate::services::event_log::{self, EventKind};
@@ -18,6 +20,15 @@ use crate::services::{ServiceError, password_attempts};
 /// How long an (address, user agent) pair stays known to an account after a login from
 /// it: a login from a pair not seen for longer emails the owner.
 pub const NEW_DEVICE_DAYS: i64 = 90;
+
+/// How a session is being opened: what its login proved and what it carries along.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Opening<'a> {
+    /// The Argon2id hash the password upgrades to, if it needs one.
+    pub rehashed: Option<&'a str>,
+    pub device_name: Option<&'a str>,
+    pub methods: AuthenticationMethods,
+}
 
 /// A validated Login request.
 #[derive(Debug)]
@@ -49,7 +60,7 @@ impl TokenService {
         &self,
         command: LoginCommand,
         client: &ClientInfo,
-    ) -> Result<(TokenPair, User), ServiceError> {
+    ) -> Result<LoginOutcome, ServiceError> {
         let gate = self.ctx.limiter.login(&command.email, client).await?;
         let row = user_repository::find_by_email(&self.ctx.db, &command.email).await?;
         let account = row.as_ref().map(|row| row.id);
@@ -83,37 +94,64 @@ impl TokenService {
         } else {
             None
         };
-        let (pair, logged_in_at) = self
-            .open_session(&row, rehashed.as_deref(), command.device_name.as_deref(), client)
-            .await?;
+        let device_name = command.device_name.as_deref();
+        if self.has_second_factor(&row).await? {
+            let required = self
+                .require_second_factor(&row, rehashed.as_deref(), device_name, client)
+                .await?;
+            return Ok(LoginOutcome::SecondFactorRequired(required));
+        }
+        let opening = Opening {
+            rehashed: rehashed.as_deref(),
+            device_name,
+            methods: AuthenticationMethods::Password,
+        };
+        let txn = transaction::begin_write(&self.ctx.db).await?;
+        let (pair, logged_in_at) = self.open_session_in(txn, &row, opening, client).await?;
         metrics::counter!("identity_logins_total", "outcome" => "success").increment(1);
         let mut user = to_user(row);
         user.last_login = Some(logged_in_at);
-        Ok((pair, user))
+        Ok(LoginOutcome::Session(pair, user))
     }
 
     /// The session, its first token pair, the login recorded (at the time returned), in
-    /// one transaction; the account's oldest sessions beyond
+    /// `txn`, which this commits; the account's oldest sessions beyond
     /// `IDENTITY_MAX_SESSIONS_PER_USER` end with it.
-    async fn open_session(
+    pub(super) async fn open_session_in(
         &self,
+        txn: sea_orm::DatabaseTransaction,
         row: &user::Model,
-        rehashed: Option<&str>,
-        device_name: Option<&str>,
+        opening: Opening<'_>,
         client: &ClientInfo,
     ) -> Result<(TokenPair, DateTime<Utc>), ServiceError> {
+        let Opening {
+            rehashed,
+            device_name,
+            methods,
+        } = opening;
         let now = self.ctx.clock.now();
         let session_end = now + to_time_delta(self.settings.session_max_lifetime);
         let expires_at = (now + to_time_delta(self.settings.refresh_token_ttl)).min(session_end);
-        let txn = transaction::begin_write(&self.ctx.db).await?;
         let new_device = self
             .queue_new_device_notice(&txn, row, device_name, client, now)
             .await?;
-        let session = session_repository::insert(&txn, row.id, client, device_name, now, expires_at).await?;
+        let session = session_repository::insert(
+            &txn,
+            row.id,
+            NewSessionDetails {
+                client,
+                device_name,
+                methods,
+            },
+            now,
+            expires_at,
+        )
+        .await?;
         let session_ref = super::SessionRef {
             id: session.id,
             user_id: row.id,
             ends_at: session_end,
+            methods,
         };
         let pair = self.issue_pair(&txn, session_ref, None, now).await?;
         let ended = session_repository::revoke_beyond_newest(
@@ -127,6 +165,7 @@ impl TokenService {
         user_repository::record_login(&txn, row.id, rehashed, now).await?;
         let metadata = json!({
             "session_id": session.id,
+            "amr": methods.values(),
             "rehashed": rehashed.is_some(),
             "ended_oldest_sessions": ended,
         });
@@ -229,7 +268,7 @@ impl TokenService {
 
     /// Counts a failed password attempt on the account's budgets, records it, and gives
     /// the answer a wrong password gets.
-    async fn refuse(
+    pub(super) async fn refuse(
         &self,
         user_id: Option<uuid::Uuid>,
         email: &EmailAddress,

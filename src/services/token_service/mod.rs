@@ -3,23 +3,29 @@
 //! `sessions`, `permission_checks`.
 
 mod login;
+mod passkey_login;
 mod permission_checks;
 mod refresh;
+mod second_step;
 mod sessions;
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
 pub use login::LoginCommand;
+pub use passkey_login::PasskeyLoginStart;
 pub use permission_checks::PermissionAnswer;
+pub use second_step::{LoginOutcome, MFA_MAX_FAILURES, MfaRequired};
 
 use super::{ServiceContext, ServiceError, user_access};
-use crate::auth::AccessTokens;
+use crate::auth::{AccessTokens, FactorSecrets, PasskeyCeremonies};
 use crate::clock::to_time_delta;
 use crate::configuration::TokenSettings;
 use crate::database::session_lookups::SessionLookups;
-use crate::domain::{OpaqueToken, TokenPair};
+use crate::domain::{AuthenticationMethods, OpaqueToken, TokenPair};
 use crate::repositories::refresh_token_repository::{self, NewRefreshToken};
 
 /// Sessions and the tokens that prove them.
@@ -28,7 +34,16 @@ pub struct TokenService {
     ctx: ServiceContext,
     sessions: SessionLookups,
     access_tokens: AccessTokens,
+    secrets: Arc<FactorSecrets>,
+    ceremonies: Arc<PasskeyCeremonies>,
     settings: TokenSettings,
+}
+
+/// The keys and relying party second factors are checked with.
+#[derive(Clone)]
+pub struct SecondFactorChecks {
+    pub secrets: Arc<FactorSecrets>,
+    pub ceremonies: Arc<PasskeyCeremonies>,
 }
 
 impl TokenService {
@@ -38,12 +53,15 @@ impl TokenService {
         ctx: ServiceContext,
         sessions: SessionLookups,
         access_tokens: AccessTokens,
+        checks: SecondFactorChecks,
         settings: TokenSettings,
     ) -> Self {
         Self {
             ctx,
             sessions,
             access_tokens,
+            secrets: checks.secrets,
+            ceremonies: checks.ceremonies,
             settings,
         }
     }
@@ -74,9 +92,13 @@ impl TokenService {
         };
         refresh_token_repository::insert(db, stored, now).await?;
         let access = user_access::claims_of(db, session.user_id).await?;
-        let (access_token, access_token_expires_at) =
-            self.access_tokens
-                .issue_with_access(session.user_id, session.id, access, now)?;
+        let (access_token, access_token_expires_at) = self.access_tokens.issue_with_access(
+            session.user_id,
+            session.id,
+            access,
+            session.methods,
+            now,
+        )?;
         Ok(TokenPair {
             access_token,
             access_token_expires_at,
@@ -94,4 +116,6 @@ struct SessionRef {
     id: Uuid,
     user_id: Uuid,
     ends_at: DateTime<Utc>,
+    /// The session's `amr`, carried by every access token it issues.
+    methods: AuthenticationMethods,
 }

@@ -19,7 +19,7 @@ use super::TokenService;
 use sea_orm::ConnectionTrait;
 
 use crate::clock::to_time_delta;
-use crate::domain::{ClientInfo, OpaqueToken, TokenPair};
+use crate::domain::{AuthenticationMethods, ClientInfo, OpaqueToken, TokenPair};
 use crate::email::outbox::{self, OutboxEmail};
 use crate::entities::session;
 use crate::repositories::refresh_token_repository::{self, RefreshConsumption};
@@ -97,6 +97,7 @@ impl TokenService {
             id: session.id,
             user_id: user.id,
             ends_at,
+            methods: AuthenticationMethods::from_column(session.amr.as_deref()),
         };
         let pair = self.issue_pair(&txn, session_ref, Some(parent), now).await?;
         session_repository::extend(&txn, session.id, now, pair.refresh_token_expires_at).await?;

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::TokenService;
 use crate::auth::access_token::VerifiedAccessToken;
 use crate::auth::{AccessTokenError, AuthenticatedPrincipal};
-use crate::domain::{ClientInfo, Session};
+use crate::domain::{AuthenticationMethods, ClientInfo, Session};
 use crate::entities::{session, user};
 
 use crate::repositories::{session_repository, transaction};
@@ -163,5 +163,6 @@ pub(super) fn principal(
         user,
         session_id: session.id,
         expires_at: verified.expires_at,
+        methods: AuthenticationMethods::from_column(session.amr.as_deref()),
     })
 }
