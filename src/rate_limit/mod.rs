@@ -282,6 +282,22 @@ impl RateLimiter {
             .map_err(RateLimited::counted)
     }
 
+    /// BeginPasskeyLogin: the per-address login limit, so ceremonies (a database row each)
+    /// cannot be minted in bulk from one address.
+    ///
+    /// # Errors
+    /// The address's login limit is spent.
+    pub async fn passkey_login(&self, client: &ClientInfo) -> Result<(), RateLimited> {
+        let Some(stores) = &self.0 else { return Ok(()) };
+        let Some(address) = client_address(client) else {
+            return Ok(());
+        };
+        stores
+            .check(Limit::LoginIp, &address)
+            .await
+            .map_err(RateLimited::counted)
+    }
+
     /// RefreshToken, per session: a stolen refresh token family cannot be spun fast.
     ///
     /// # Errors

@@ -8,11 +8,10 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::audit_log::{self, AuditKind};
-use super::{ServiceContext, ServiceError};
+use super::{ServiceContext, ServiceError, second_factor};
 use crate::auth::passkey_ceremonies::CeremonyError;
 use crate::auth::{AuthenticatedPrincipal, PasskeyCeremonies};
 use crate::domain::{ClientInfo, InputError, PasskeySummary};
-use crate::email::outbox::{self, OutboxEmail};
 use crate::repositories::passkey_repository::{self, NewCeremony, NewPasskey, REGISTRATION};
 use crate::repositories::transaction;
 use crate::services::stored_rows::to_passkey;
@@ -119,10 +118,7 @@ impl PasskeyService {
         )
         .await?;
         let what = format!("A passkey named \"{name}\" was added to your account");
-        let notice = OutboxEmail::notice(user.id, &user.email, &what, client.ip_address.as_deref(), now);
-        outbox::enqueue(&txn, notice, now).await?;
-        txn.commit().await?;
-        self.ctx.outbox.wake();
+        second_factor::commit_telling_owner(&self.ctx, txn, user, &what, client, now).await?;
         Ok(to_passkey(row))
     }
 
@@ -159,10 +155,7 @@ impl PasskeyService {
         let event = AuditKind::PasskeyRemoved.about(user.id, client);
         audit_log::record(&txn, event.with(json!({ "passkey_id": id })), now).await?;
         let what = "A passkey was removed from your account";
-        let notice = OutboxEmail::notice(user.id, &user.email, what, client.ip_address.as_deref(), now);
-        outbox::enqueue(&txn, notice, now).await?;
-        txn.commit().await?;
-        self.ctx.outbox.wake();
+        second_factor::commit_telling_owner(&self.ctx, txn, user, what, client, now).await?;
         Ok(())
     }
 }

@@ -6,10 +6,11 @@ use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
-use super::ServiceError;
+use super::{ServiceContext, ServiceError};
 use crate::auth::factor_secrets::UnsealError;
 use crate::auth::{FactorSecrets, SealedSecret, totp};
-use crate::domain::{RecoveryCode, TotpCode};
+use crate::domain::{ClientInfo, RecoveryCode, TotpCode, User};
+use crate::email::outbox::{self, OutboxEmail};
 use crate::entities::totp_factor;
 use crate::repositories::totp_factor_repository;
 
@@ -66,6 +67,26 @@ pub async fn accept_totp(
         Some(secrets.seal(factor.user_id, &secret)?)
     };
     Ok(totp_factor_repository::accept_step(db, factor.user_id, step, resealed.as_ref()).await?)
+}
+
+/// Queues `what` to the owner of `user` in `txn`, commits, and wakes the outbox: every
+/// change to an account's factors is told to its owner, in the change's transaction.
+///
+/// # Errors
+/// The insert or the commit failed.
+pub async fn commit_telling_owner(
+    ctx: &ServiceContext,
+    txn: sea_orm::DatabaseTransaction,
+    user: &User,
+    what: &str,
+    client: &ClientInfo,
+    now: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    let notice = OutboxEmail::notice(user.id, &user.email, what, client.ip_address.as_deref(), now);
+    outbox::enqueue(&txn, notice, now).await?;
+    txn.commit().await?;
+    ctx.outbox.wake();
+    Ok(())
 }
 
 fn open(secrets: &FactorSecrets, owner: Uuid, sealed: &SealedSecret) -> Result<Vec<u8>, ServiceError> {

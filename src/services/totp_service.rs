@@ -11,11 +11,10 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::audit_log::{self, AuditKind};
-use super::{ServiceContext, ServiceError, password_attempts};
+use super::{ServiceContext, ServiceError, password_attempts, second_factor};
 use crate::auth::{AuthenticatedPrincipal, FactorSecrets, totp};
 use crate::domain::second_factor::RECOVERY_CODE_COUNT;
 use crate::domain::{ClientInfo, PasswordAttempt, RecoveryCode, TotpCode};
-use crate::email::outbox::{self, OutboxEmail};
 use crate::repositories::{totp_factor_repository, transaction};
 
 /// What BeginTotpEnrollment hands the owner's app.
@@ -84,7 +83,7 @@ impl TotpService {
         if factor.confirmed_at.is_some() {
             return Err(ServiceError::TotpAlreadyEnabled);
         }
-        let accepted = super::second_factor::accept_totp(&txn, &self.secrets, &factor, code, now).await?;
+        let accepted = second_factor::accept_totp(&txn, &self.secrets, &factor, code, now).await?;
         if !accepted {
             return Err(ServiceError::MfaCodeInvalid);
         }
@@ -94,10 +93,7 @@ impl TotpService {
         let codes = self.new_recovery_codes(&txn, user.id, now).await?;
         audit_log::record(&txn, AuditKind::TotpEnabled.about(user.id, client), now).await?;
         let what = "An authenticator app was added as a second factor to your account";
-        let notice = OutboxEmail::notice(user.id, &user.email, what, client.ip_address.as_deref(), now);
-        outbox::enqueue(&txn, notice, now).await?;
-        txn.commit().await?;
-        self.ctx.outbox.wake();
+        second_factor::commit_telling_owner(&self.ctx, txn, user, what, client, now).await?;
         Ok(codes)
     }
 
@@ -123,10 +119,7 @@ impl TotpService {
         }
         audit_log::record(&txn, AuditKind::TotpDisabled.about(user.id, client), now).await?;
         let what = "The authenticator app was removed from your account's second factors";
-        let notice = OutboxEmail::notice(user.id, &user.email, what, client.ip_address.as_deref(), now);
-        outbox::enqueue(&txn, notice, now).await?;
-        txn.commit().await?;
-        self.ctx.outbox.wake();
+        second_factor::commit_telling_owner(&self.ctx, txn, user, what, client, now).await?;
         Ok(())
     }
 
@@ -157,10 +150,7 @@ impl TotpService {
         let event = AuditKind::RecoveryCodesRegenerated.about(user.id, client);
         audit_log::record(&txn, event.with(json!({ "count": codes.len() })), now).await?;
         let what = "New recovery codes were made for your account; the old ones no longer work";
-        let notice = OutboxEmail::notice(user.id, &user.email, what, client.ip_address.as_deref(), now);
-        outbox::enqueue(&txn, notice, now).await?;
-        txn.commit().await?;
-        self.ctx.outbox.wake();
+        second_factor::commit_telling_owner(&self.ctx, txn, user, what, client, now).await?;
         Ok(codes)
     }
 

@@ -2,7 +2,10 @@
 //! playing the browser: registration, login with an email and without one, a replayed
 //! assertion, a cloned authenticator, a ceremony finished on another instance, removal.
 
+use std::time::Duration;
+
 use identity::proto;
+use identity::rate_limit::{RateLimitSettings, RateQuota};
 use tonic::Code;
 use webauthn_authenticator_rs::prelude::WebauthnCError;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
@@ -17,8 +20,9 @@ use webauthn_rs_proto::{
     ResidentKeyRequirement,
 };
 
+use crate::rate_limits::assert_rate_limited;
 use crate::status_assertions::{assert_field_violation, assert_status};
-use crate::test_app::{STRONG_PASSWORD, TestApp, bearer, spawn_app};
+use crate::test_app::{STRONG_PASSWORD, TestApp, bearer, spawn_app, spawn_app_with};
 use crate::test_database::Backend;
 
 const OWNER: &str = "owner@example.com";
@@ -367,4 +371,30 @@ async fn a_removed_passkey_no_longer_logs_in_and_others_passkeys_are_out_of_reac
         "{}",
         emails[2].text_body()
     );
+}
+
+database_test!(passkey_ceremonies_are_limited_per_address_like_logins);
+async fn passkey_ceremonies_are_limited_per_address_like_logins(backend: Backend) {
+    let app = spawn_app_with(backend, |settings| {
+        settings.rate_limits_enabled = true;
+        settings.rate_limits = RateLimitSettings {
+            login_ip: RateQuota::new(3, 60),
+            ..RateLimitSettings::default()
+        };
+    })
+    .await;
+    let begin = || {
+        let mut tokens = app.tokens.clone();
+        async move {
+            let request = proto::BeginPasskeyLoginRequest { email: None };
+            tokens.begin_passkey_login(request).await
+        }
+    };
+
+    for _ in 0..3 {
+        begin().await.unwrap();
+    }
+    let refused = begin().await.unwrap_err();
+
+    assert_rate_limited(&refused, Duration::from_secs(60));
 }

@@ -112,14 +112,9 @@ impl AdminService {
         user_id: Option<Uuid>,
         client: &ClientInfo,
     ) -> Result<(), ServiceError> {
-        let id = user_id.ok_or(ServiceError::UserNotFound)?;
-        tracing::Span::current().record("target_id", tracing::field::display(id));
         let now = self.ctx.clock.now();
         let txn = transaction::begin_write(&self.ctx.db).await?;
-        let user = user_repository::find_by_id(&txn, id)
-            .await?
-            .map(to_user)
-            .ok_or(ServiceError::UserNotFound)?;
+        let user = target(&txn, user_id).await?;
         if !user.is_active {
             return Err(ServiceError::AccountDisabled);
         }
@@ -173,15 +168,11 @@ impl AdminService {
         user_id: Option<Uuid>,
         client: &ClientInfo,
     ) -> Result<User, ServiceError> {
-        let id = user_id.ok_or(ServiceError::UserNotFound)?;
-        tracing::Span::current().record("target_id", tracing::field::display(id));
         let now = self.ctx.clock.now();
         let txn = transaction::begin_write(&self.ctx.db).await?;
-        let user = user_repository::find_by_id(&txn, id)
-            .await?
-            .map(to_user)
-            .ok_or(ServiceError::UserNotFound)?;
+        let user = target(&txn, user_id).await?;
         rules::check_may_manage(operator, &user)?;
+        let id = user.id;
         let had_totp = totp_factor_repository::delete(&txn, id).await?;
         let passkeys = passkey_repository::delete_all_for_user(&txn, id).await?;
         let metadata = json!({ "operator_id": operator.id(), "totp": had_totp, "passkeys": passkeys });
@@ -198,4 +189,14 @@ impl AdminService {
         self.ctx.outbox.wake();
         Ok(user)
     }
+}
+
+/// The account an operator acts on, read in `txn` and named on the span.
+async fn target(txn: &sea_orm::DatabaseTransaction, user_id: Option<Uuid>) -> Result<User, ServiceError> {
+    let id = user_id.ok_or(ServiceError::UserNotFound)?;
+    tracing::Span::current().record("target_id", tracing::field::display(id));
+    user_repository::find_by_id(txn, id)
+        .await?
+        .map(to_user)
+        .ok_or(ServiceError::UserNotFound)
 }

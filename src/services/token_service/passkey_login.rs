@@ -41,11 +41,9 @@ impl TokenService {
         email: Option<EmailAddress>,
         client: &ClientInfo,
     ) -> Result<PasskeyLoginStart, ServiceError> {
+        self.ctx.limiter.passkey_login(client).await?;
         let account = match &email {
-            Some(email) => {
-                self.ctx.limiter.login(email, client).await?;
-                user_repository::find_by_email(&self.ctx.db, email).await?
-            }
+            Some(email) => user_repository::find_by_email(&self.ctx.db, email).await?,
             None => None,
         };
         let passkeys: Vec<String> = match &account {
