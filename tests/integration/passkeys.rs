@@ -299,8 +299,10 @@ async fn a_copied_authenticator_is_refused_and_the_owner_told(backend: Backend) 
     )
     .await;
     let refused = finish(&app, &challenge, &credential).await.unwrap_err();
+    let retried = finish(&app, &challenge, &credential).await.unwrap_err();
 
     assert_status(&refused, Code::Unauthenticated, "PASSKEY_INVALID");
+    assert_status(&retried, Code::Unauthenticated, "PASSKEY_CHALLENGE_EXPIRED");
     let emails = app.smtp.wait_for_emails(OWNER, 3).await;
     assert!(
         emails[2].text_body().contains("counter went backwards"),
@@ -363,8 +365,10 @@ async fn a_removed_passkey_no_longer_logs_in_and_others_passkeys_are_out_of_reac
     );
     delete(&first.access_token, &passkey.id).await.unwrap();
     let refused = finish(&app, &challenge, &credential).await.unwrap_err();
+    let retried = finish(&app, &challenge, &credential).await.unwrap_err();
 
     assert_status(&refused, Code::Unauthenticated, "PASSKEY_INVALID");
+    assert_status(&retried, Code::Unauthenticated, "PASSKEY_CHALLENGE_EXPIRED");
     let emails = app.smtp.wait_for_emails(OWNER, 3).await;
     assert!(
         emails[2].text_body().contains("A passkey was removed"),
