@@ -85,6 +85,16 @@ async fn a_service_token_acts_within_its_scopes_never_as_a_superuser_and_is_audi
         .await
         .unwrap_err();
     assert_status(&groups, Code::PermissionDenied, "NOT_STAFF");
+    let reset = proto::ResetUserMfaRequest {
+        user_id: member.id.to_string(),
+    };
+    let mfa = app
+        .admin
+        .clone()
+        .reset_user_mfa(bearer(&writer, reset))
+        .await
+        .unwrap_err();
+    assert_status(&mfa, Code::PermissionDenied, "NOT_STAFF");
 
     let disabled = update_user(&app, &writer, disable(&member.id.to_string()))
         .await
