@@ -91,7 +91,7 @@ impl TokenService {
         let ceremony = passkey_repository::take_ceremony(&txn, challenge_id, &[LOGIN, DISCOVERABLE], now)
             .await?
             .ok_or(ServiceError::PasskeyChallengeExpired)?;
-        let (user_id, assertion) = match self.verify_assertion(&txn, &ceremony, credential_json).await {
+        let (user_id, assertion) = match self.verify_assertion(&txn, &ceremony, credential_json).await? {
             Ok(verified) => verified,
             Err(refusal) => {
                 // The ceremony stays spent: a refused assertion cannot be retried.
@@ -108,9 +108,11 @@ impl TokenService {
             Ok(updated) => updated,
             Err(error) => {
                 txn.commit().await?;
-                return Err(self
-                    .refuse_passkey(PasskeyRefusal::new(Some(user_id), error), client)
-                    .await);
+                let refusal = PasskeyRefusal {
+                    user_id: Some(user_id),
+                    error,
+                };
+                return Err(self.refuse_passkey(refusal, client).await);
             }
         };
         let updated = updated.as_deref().unwrap_or(&stored.passkey);
@@ -145,15 +147,14 @@ impl TokenService {
         txn: &sea_orm::DatabaseTransaction,
         ceremony: &webauthn_challenge::Model,
         credential_json: &str,
-    ) -> Result<(Uuid, VerifiedAssertion), PasskeyRefusal> {
+    ) -> Result<Result<(Uuid, VerifiedAssertion), PasskeyRefusal>, ServiceError> {
         let (user_id, verified) = if ceremony.purpose == DISCOVERABLE {
-            let (user_id, _) = self
-                .ceremonies
-                .claimed_account(credential_json)
-                .map_err(|error| PasskeyRefusal::new(None, error))?;
+            let user_id = match self.ceremonies.claimed_account(credential_json) {
+                Ok((user_id, _)) => user_id,
+                Err(error) => return Ok(Err(PasskeyRefusal { user_id: None, error })),
+            };
             let passkeys: Vec<String> = passkey_repository::list_for_user(txn, user_id)
-                .await
-                .map_err(|error| PasskeyRefusal::database(user_id, error))?
+                .await?
                 .into_iter()
                 .map(|row| row.passkey)
                 .collect();
@@ -163,19 +164,24 @@ impl TokenService {
             (user_id, verified)
         } else {
             let user_id = ceremony.user_id.unwrap_or_default();
-            let verified = self.ceremonies.finish_login(credential_json, &ceremony.state);
-            (user_id, verified)
+            (
+                user_id,
+                self.ceremonies.finish_login(credential_json, &ceremony.state),
+            )
         };
-        verified
+        Ok(verified
             .map(|verified| (user_id, verified))
-            .map_err(|error| PasskeyRefusal::new(Some(user_id), error))
+            .map_err(|error| PasskeyRefusal {
+                user_id: Some(user_id),
+                error,
+            }))
     }
 
     /// Records a refused passkey login and gives its answer; a possible clone is also
     /// emailed to the account's owner.
     async fn refuse_passkey(&self, refusal: PasskeyRefusal, client: &ClientInfo) -> ServiceError {
         let now = self.ctx.clock.now();
-        let clone = matches!(refusal.error, Some(CeremonyError::PossibleClone));
+        let clone = matches!(refusal.error, CeremonyError::PossibleClone);
         let reason = if clone {
             "passkey_possible_clone"
         } else {
@@ -195,12 +201,7 @@ impl TokenService {
         {
             return error;
         }
-        match refusal.error {
-            Some(error) => ceremony_error(error),
-            None => refusal
-                .database
-                .map_or(ServiceError::PasskeyInvalid, ServiceError::from),
-        }
+        ceremony_error(refusal.error)
     }
 
     async fn notify_possible_clone(&self, user_id: Uuid, client: &ClientInfo) -> Result<(), ServiceError> {
@@ -224,24 +225,5 @@ impl TokenService {
 /// A refused assertion and the account it named, if any.
 struct PasskeyRefusal {
     user_id: Option<Uuid>,
-    error: Option<CeremonyError>,
-    database: Option<sea_orm::DbErr>,
-}
-
-impl PasskeyRefusal {
-    fn new(user_id: Option<Uuid>, error: CeremonyError) -> Self {
-        Self {
-            user_id,
-            error: Some(error),
-            database: None,
-        }
-    }
-
-    fn database(user_id: Uuid, error: sea_orm::DbErr) -> Self {
-        Self {
-            user_id: Some(user_id),
-            error: None,
-            database: Some(error),
-        }
-    }
+    error: CeremonyError,
 }
