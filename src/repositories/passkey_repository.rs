@@ -173,22 +173,23 @@ pub async fn take_ceremony(
     Ok(taken.into_iter().next())
 }
 
-/// The account's newest unfinished registration, if live.
+/// Takes the account's unfinished registration for finishing (begin keeps one per
+/// account): its row if live and this call spent it, `None` otherwise.
 #[tracing::instrument(skip_all, fields(user_id = %user_id))]
-pub async fn live_registration(
+pub async fn take_registration(
     db: &impl ConnectionTrait,
     user_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Option<Uuid>, DbErr> {
-    let row = webauthn_challenge::Entity::find()
+) -> Result<Option<webauthn_challenge::Model>, DbErr> {
+    let taken = webauthn_challenge::Entity::update_many()
+        .col_expr(webauthn_challenge::Column::ConsumedAt, Expr::value(Some(now)))
         .filter(webauthn_challenge::Column::UserId.eq(user_id))
         .filter(webauthn_challenge::Column::Purpose.eq(REGISTRATION))
         .filter(webauthn_challenge::Column::ConsumedAt.is_null())
         .filter(webauthn_challenge::Column::ExpiresAt.gt(now))
-        .order_by_desc(webauthn_challenge::Column::CreatedAt)
-        .one(db)
+        .exec_with_returning(db)
         .await?;
-    Ok(row.map(|row| row.id))
+    Ok(taken.into_iter().next())
 }
 
 /// The purposes of a ceremony.

@@ -98,16 +98,11 @@ pub async fn delete(db: &impl ConnectionTrait, user_id: Uuid) -> Result<bool, Db
         .filter(recovery_code::Column::UserId.eq(user_id))
         .exec(db)
         .await?;
-    let deleted = totp_factor::Entity::delete_many()
+    let removed = totp_factor::Entity::delete_many()
         .filter(totp_factor::Column::UserId.eq(user_id))
-        .filter(totp_factor::Column::ConfirmedAt.is_not_null())
-        .exec(db)
+        .exec_with_returning(db)
         .await?;
-    totp_factor::Entity::delete_many()
-        .filter(totp_factor::Column::UserId.eq(user_id))
-        .exec(db)
-        .await?;
-    Ok(deleted.rows_affected > 0)
+    Ok(removed.iter().any(|factor| factor.confirmed_at.is_some()))
 }
 
 /// Replaces every recovery code of the account with `hashes`.

@@ -81,11 +81,9 @@ impl PasskeyService {
         let user = &principal.user;
         let now = self.ctx.clock.now();
         let txn = transaction::begin_write(&self.ctx.db).await?;
-        let ceremony = match passkey_repository::live_registration(&txn, user.id, now).await? {
-            Some(id) => passkey_repository::take_ceremony(&txn, id, &[REGISTRATION], now).await?,
-            None => None,
-        };
-        let ceremony = ceremony.ok_or(ServiceError::PasskeyChallengeExpired)?;
+        let ceremony = passkey_repository::take_registration(&txn, user.id, now)
+            .await?
+            .ok_or(ServiceError::PasskeyChallengeExpired)?;
         let registered = match self
             .ceremonies
             .finish_registration(credential_json, &ceremony.state)

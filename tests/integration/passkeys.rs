@@ -199,6 +199,16 @@ async fn finish(
         .map(tonic::Response::into_inner)
 }
 
+/// Finishes a ceremony that must be refused, shows it cannot be retried, and returns the
+/// owner's third email (after the verification link and the passkey's notice).
+async fn refused_and_spent(app: &TestApp, challenge_id: &str, credential_json: &str) -> String {
+    let refused = finish(app, challenge_id, credential_json).await.unwrap_err();
+    let retried = finish(app, challenge_id, credential_json).await.unwrap_err();
+    assert_status(&refused, Code::Unauthenticated, "PASSKEY_INVALID");
+    assert_status(&retried, Code::Unauthenticated, "PASSKEY_CHALLENGE_EXPIRED");
+    app.smtp.wait_for_emails(OWNER, 3).await[2].text_body()
+}
+
 database_test!(a_registered_passkey_logs_in_with_or_without_an_email_and_once_per_ceremony);
 async fn a_registered_passkey_logs_in_with_or_without_an_email_and_once_per_ceremony(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -298,17 +308,9 @@ async fn a_copied_authenticator_is_refused_and_the_owner_told(backend: Backend) 
         &mut WebauthnAuthenticator::new(Borrowed(&mut copy)),
     )
     .await;
-    let refused = finish(&app, &challenge, &credential).await.unwrap_err();
-    let retried = finish(&app, &challenge, &credential).await.unwrap_err();
+    let notice = refused_and_spent(&app, &challenge, &credential).await;
 
-    assert_status(&refused, Code::Unauthenticated, "PASSKEY_INVALID");
-    assert_status(&retried, Code::Unauthenticated, "PASSKEY_CHALLENGE_EXPIRED");
-    let emails = app.smtp.wait_for_emails(OWNER, 3).await;
-    assert!(
-        emails[2].text_body().contains("counter went backwards"),
-        "{}",
-        emails[2].text_body()
-    );
+    assert!(notice.contains("counter went backwards"), "{notice}");
     let (challenge, credential) = assertion(
         &app,
         Some(OWNER),
@@ -364,17 +366,9 @@ async fn a_removed_passkey_no_longer_logs_in_and_others_passkeys_are_out_of_reac
         "PASSKEY_ID_INVALID",
     );
     delete(&first.access_token, &passkey.id).await.unwrap();
-    let refused = finish(&app, &challenge, &credential).await.unwrap_err();
-    let retried = finish(&app, &challenge, &credential).await.unwrap_err();
+    let notice = refused_and_spent(&app, &challenge, &credential).await;
 
-    assert_status(&refused, Code::Unauthenticated, "PASSKEY_INVALID");
-    assert_status(&retried, Code::Unauthenticated, "PASSKEY_CHALLENGE_EXPIRED");
-    let emails = app.smtp.wait_for_emails(OWNER, 3).await;
-    assert!(
-        emails[2].text_body().contains("A passkey was removed"),
-        "{}",
-        emails[2].text_body()
-    );
+    assert!(notice.contains("A passkey was removed"), "{notice}");
 }
 
 database_test!(passkey_ceremonies_are_limited_per_address_like_logins);
